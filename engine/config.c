@@ -1,0 +1,342 @@
+/*
+ * The engine's option table and its JSON loader.
+ */
+#include "engine/config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum opt_type { OPT_STRING, OPT_INT, OPT_BOOL } opt_type_t;
+
+typedef struct option_def {
+        const char *name;
+        opt_type_t type;
+        size_t offset;
+        const char *def;        /* default, as text */
+        int64_t min, max;       /* for OPT_INT */
+        const char *unit;
+        const char *description;
+} option_def_t;
+
+#define OFF(field) offsetof(hearth_config_t, field)
+
+static const option_def_t options[] = {
+        {"kafka.brokers", OPT_STRING, OFF(kafka_brokers), "127.0.0.1:39092",
+         0, 0, "", "Bootstrap servers, comma-separated host:port."},
+        {"kafka.config_file", OPT_STRING, OFF(kafka_config_file), "", 0, 0,
+         "", "librdkafka properties file (name=value lines) for TLS and "
+             "SASL; empty for none."},
+        {"kafka.group_id", OPT_STRING, OFF(group_id), "hearth-engine", 0, 0,
+         "", "Consumer group of the engine instances."},
+        {"kafka.group_instance_id", OPT_STRING, OFF(group_instance_id), "",
+         0, 0, "", "Static group membership id (group.instance.id), one per "
+                   "instance; a restarted instance with the same id takes "
+                   "its partitions back without waiting for the session "
+                   "timeout. Empty for dynamic membership."},
+        {"topics.input", OPT_STRING, OFF(input_topic), "hearth.incidents", 0,
+         0, "", "Topic of IncidentEvent messages."},
+        {"topics.dlq", OPT_STRING, OFF(dlq_topic), "hearth.incidents.dlq", 0,
+         0, "", "Dead-letter topic for input messages the engine rejects."},
+        {"topics.priority_template", OPT_STRING,
+         OFF(priority_topic_template), "hearth.alerts.p{priority}", 0, 0, "",
+         "Province-wide alert topic; {priority} becomes 1 to 4."},
+        {"topics.region_template", OPT_STRING, OFF(region_topic_template),
+         "hearth.alerts.region.{city}", 0, 0, "",
+         "Regional alert topic; {city} becomes the event's city code. "
+         "Empty disables regional topics."},
+        {"redis.host", OPT_STRING, OFF(redis_host), "127.0.0.1", 0, 0, "",
+         "Redis host; ignored when redis.unix_socket is set."},
+        {"redis.port", OPT_INT, OFF(redis_port), "36379", 1, 65535, "",
+         "Redis TCP port."},
+        {"redis.unix_socket", OPT_STRING, OFF(redis_unix_socket), "", 0, 0,
+         "", "Path of a Redis Unix socket; empty for TCP."},
+        {"redis.user", OPT_STRING, OFF(redis_user), "", 0, 0, "",
+         "Redis ACL user; empty for the default user."},
+        {"redis.password_file", OPT_STRING, OFF(redis_password_file), "", 0,
+         0, "", "File holding the Redis password; empty for none."},
+        {"redis.timeout_ms", OPT_INT, OFF(redis_timeout_ms), "2000", 10,
+         600000, "ms", "Connect and command timeout."},
+        {"redis.key_prefix", OPT_STRING, OFF(key_prefix), "hearth:", 0, 0, "",
+         "Prefix of every Redis key; use one per deployment."},
+        {"engine.batch_max_events", OPT_INT, OFF(batch_max_events), "5000", 1,
+         1000000, "events", "Largest batch processed in one Redis "
+                            "transaction."},
+        {"engine.batch_max_wait_ms", OPT_INT, OFF(batch_max_wait_ms), "20", 0,
+         60000, "ms", "Longest wait for a batch to fill."},
+        {"engine.allowed_lateness_ms", OPT_INT, OFF(allowed_lateness_ms),
+         "600000", 0, INT64_C(31536000000), "ms",
+         "Watermark lag behind the largest event time of a partition; an "
+         "older event updates state but raises no alert."},
+        {"engine.max_message_bytes", OPT_INT, OFF(max_message_bytes),
+         "1048576", 64, 67108864, "bytes",
+         "Input messages above this size go to the dead-letter topic."},
+        {"engine.outbox_ttl_s", OPT_INT, OFF(outbox_ttl_s), "604800", 60,
+         INT64_C(31536000), "s",
+         "TTL of an alert outbox that could not be published."},
+        {"engine.rule_version", OPT_STRING, OFF(rule_version), "1", 0, 0, "",
+         "Version label written into every alert."},
+        {"log.level", OPT_STRING, OFF(log_level), "info", 0, 0, "",
+         "debug, info, warn or error."},
+        {"models.repeat_calls.enabled", OPT_BOOL, OFF(rc_enabled), "true", 0,
+         0, "", "Run the repeat-calls model."},
+        {"models.repeat_calls.short_window_hours", OPT_INT,
+         OFF(rc_short_window_h), "72", 1, 8760, "h",
+         "Short window for repeat domestic incidents at one household."},
+        {"models.repeat_calls.short_threshold", OPT_INT,
+         OFF(rc_short_threshold), "2", 2, 1000, "incidents",
+         "Incidents in the short window that raise an alert."},
+        {"models.repeat_calls.short_priority", OPT_INT,
+         OFF(rc_short_priority), "3", 1, 4, "",
+         "Priority of a short-window alert (1 highest)."},
+        {"models.repeat_calls.long_window_days", OPT_INT,
+         OFF(rc_long_window_d), "30", 1, 3650, "d",
+         "Long window for repeat domestic incidents at one household."},
+        {"models.repeat_calls.long_threshold", OPT_INT,
+         OFF(rc_long_threshold), "3", 2, 1000, "incidents",
+         "Incidents in the long window that raise an alert."},
+        {"models.repeat_calls.long_priority", OPT_INT, OFF(rc_long_priority),
+         "2", 1, 4, "", "Priority of a long-window alert (1 highest)."},
+        {"models.repeat_calls.max_incident_ids", OPT_INT,
+         OFF(rc_max_incident_ids), "50", 1, 10000, "ids",
+         "Most recent incident ids listed in one alert."},
+};
+
+#define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+static const option_def_t *find_option(const char *name)
+{
+        for (size_t i = 0; i < N_OPTIONS; i++)
+                if (strcmp(options[i].name, name) == 0)
+                        return &options[i];
+        return NULL;
+}
+
+static int set_value(hearth_config_t *cfg, const option_def_t *o,
+                     const char *text, char *errstr, size_t errstr_size)
+{
+        char *field = (char *)cfg + o->offset;
+        char *end;
+        long long v;
+
+        switch (o->type) {
+        case OPT_STRING:
+                free(*(char **)field);
+                *(char **)field = strdup(text);
+                return 0;
+        case OPT_BOOL:
+                if (strcmp(text, "true") != 0 && strcmp(text, "false") != 0)
+                        break;
+                *(bool *)field = strcmp(text, "true") == 0;
+                return 0;
+        case OPT_INT:
+                errno = 0;
+                v = strtoll(text, &end, 10);
+                if (errno || !*text || *end || v < o->min || v > o->max) {
+                        snprintf(errstr, errstr_size,
+                                 "option %s: invalid value \"%.40s\": use an "
+                                 "integer from %" PRId64 " to %" PRId64 "%s%s",
+                                 o->name, text, o->min, o->max,
+                                 *o->unit ? " " : "", o->unit);
+                        return -1;
+                }
+                *(int64_t *)field = v;
+                return 0;
+        }
+        snprintf(errstr, errstr_size, "option %s: invalid value \"%.40s\": "
+                                      "use true or false", o->name, text);
+        return -1;
+}
+
+void hearth_config_defaults(hearth_config_t *cfg)
+{
+        char errstr[256];
+
+        memset(cfg, 0, sizeof(*cfg));
+        for (size_t i = 0; i < N_OPTIONS; i++)
+                set_value(cfg, &options[i], options[i].def, errstr,
+                          sizeof(errstr));
+}
+
+static int apply_json(hearth_config_t *cfg, const char *prefix, json_t *obj,
+                      char *errstr, size_t errstr_size)
+{
+        const char *key;
+        json_t *v;
+        char name[160], text[64];
+
+        json_object_foreach(obj, key, v)
+        {
+                const option_def_t *o;
+
+                snprintf(name, sizeof(name), "%s%s%s", prefix,
+                         *prefix ? "." : "", key);
+                if (json_is_object(v)) {
+                        if (apply_json(cfg, name, v, errstr, errstr_size))
+                                return -1;
+                        continue;
+                }
+                o = find_option(name);
+                if (!o) {
+                        snprintf(errstr, errstr_size, "unknown option %s; "
+                                 "see hearth-engine --help-config", name);
+                        return -1;
+                }
+                if (o->type == OPT_STRING && json_is_string(v)) {
+                        if (set_value(cfg, o, json_string_value(v), errstr,
+                                      errstr_size))
+                                return -1;
+                        continue;
+                }
+                if (o->type == OPT_INT && json_is_integer(v))
+                        snprintf(text, sizeof(text), "%" JSON_INTEGER_FORMAT,
+                                 json_integer_value(v));
+                else if (o->type == OPT_BOOL && json_is_boolean(v))
+                        snprintf(text, sizeof(text), "%s",
+                                 json_is_true(v) ? "true" : "false");
+                else {
+                        snprintf(errstr, errstr_size, "option %s must be %s",
+                                 name, o->type == OPT_STRING ? "a string"
+                                       : o->type == OPT_INT ? "an integer"
+                                                            : "true or false");
+                        return -1;
+                }
+                if (set_value(cfg, o, text, errstr, errstr_size))
+                        return -1;
+        }
+        return 0;
+}
+
+int hearth_config_load_json(hearth_config_t *cfg, const char *json,
+                            size_t len, char *errstr, size_t errstr_size)
+{
+        json_error_t jerr;
+        json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+        int rc;
+
+        if (!root) {
+                snprintf(errstr, errstr_size, "invalid JSON at line %d "
+                         "column %d: %s", jerr.line, jerr.column, jerr.text);
+                return -1;
+        }
+        if (!json_is_object(root)) {
+                json_decref(root);
+                snprintf(errstr, errstr_size, "configuration must be a JSON "
+                                              "object");
+                return -1;
+        }
+        rc = apply_json(cfg, "", root, errstr, errstr_size);
+        json_decref(root);
+        return rc;
+}
+
+int hearth_config_load_file(hearth_config_t *cfg, const char *path,
+                            char *errstr, size_t errstr_size)
+{
+        json_error_t jerr;
+        json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+        char inner[512];
+        int rc;
+
+        if (!root) {
+                snprintf(errstr, errstr_size, "%s: %s (line %d)", path,
+                         jerr.text, jerr.line);
+                return -1;
+        }
+        rc = json_is_object(root)
+                     ? apply_json(cfg, "", root, inner, sizeof(inner))
+                     : (snprintf(inner, sizeof(inner),
+                                 "configuration must be a JSON object"), -1);
+        json_decref(root);
+        if (rc)
+                snprintf(errstr, errstr_size, "%s: %s", path, inner);
+        return rc;
+}
+
+int hearth_config_set(hearth_config_t *cfg, const char *assignment,
+                      char *errstr, size_t errstr_size)
+{
+        const char *eq = strchr(assignment, '=');
+        const option_def_t *o;
+        char name[160];
+
+        if (!eq || eq == assignment || (size_t)(eq - assignment) >= sizeof(name)) {
+                snprintf(errstr, errstr_size, "--set %.60s: expected "
+                         "option=value", assignment);
+                return -1;
+        }
+        memcpy(name, assignment, (size_t)(eq - assignment));
+        name[eq - assignment] = '\0';
+        o = find_option(name);
+        if (!o) {
+                snprintf(errstr, errstr_size, "unknown option %s; see "
+                         "hearth-engine --help-config", name);
+                return -1;
+        }
+        return set_value(cfg, o, eq + 1, errstr, errstr_size);
+}
+
+int hearth_config_validate(const hearth_config_t *cfg, char *errstr,
+                           size_t errstr_size)
+{
+        if (!*cfg->kafka_brokers || !*cfg->input_topic || !*cfg->group_id) {
+                snprintf(errstr, errstr_size, "options kafka.brokers, "
+                         "topics.input and kafka.group_id must not be empty");
+                return -1;
+        }
+        if (!strstr(cfg->priority_topic_template, "{priority}")) {
+                snprintf(errstr, errstr_size, "option topics.priority_template "
+                         "must contain {priority}");
+                return -1;
+        }
+        if (*cfg->region_topic_template &&
+            !strstr(cfg->region_topic_template, "{city}")) {
+                snprintf(errstr, errstr_size, "option topics.region_template "
+                         "must contain {city} or be empty");
+                return -1;
+        }
+        if (cfg->rc_long_window_d * 24 < cfg->rc_short_window_h) {
+                snprintf(errstr, errstr_size, "option models.repeat_calls."
+                         "long_window_days must cover short_window_hours");
+                return -1;
+        }
+        if (strcmp(cfg->log_level, "debug") && strcmp(cfg->log_level, "info") &&
+            strcmp(cfg->log_level, "warn") && strcmp(cfg->log_level, "error")) {
+                snprintf(errstr, errstr_size, "option log.level: use debug, "
+                         "info, warn or error");
+                return -1;
+        }
+        return 0;
+}
+
+void hearth_config_print_reference(FILE *out)
+{
+        fprintf(out, "| option | type | default | range | unit | "
+                     "description |\n|---|---|---|---|---|---|\n");
+        for (size_t i = 0; i < N_OPTIONS; i++) {
+                const option_def_t *o = &options[i];
+                char range[64] = "";
+
+                if (o->type == OPT_INT)
+                        snprintf(range, sizeof(range), "%" PRId64 "–%" PRId64,
+                                 o->min, o->max);
+                fprintf(out, "| `%s` | %s | `%s` | %s | %s | %s |\n", o->name,
+                        o->type == OPT_STRING ? "string"
+                        : o->type == OPT_INT  ? "integer"
+                                              : "boolean",
+                        o->def, range, o->unit, o->description);
+        }
+}
+
+void hearth_config_free(hearth_config_t *cfg)
+{
+        for (size_t i = 0; i < N_OPTIONS; i++)
+                if (options[i].type == OPT_STRING) {
+                        char **field = (char **)((char *)cfg +
+                                                 options[i].offset);
+                        free(*field);
+                        *field = NULL;
+                }
+}

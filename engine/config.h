@@ -1,0 +1,82 @@
+/*
+ * hearth-engine configuration: one table of options (name, type, default,
+ * range, unit, description). Loading, validation, --help-config and the
+ * configuration reference in engine/CONFIG.md all come from that table.
+ *
+ * A configuration file is a JSON object whose keys are option names with
+ * dots ("redis.port") or nested objects ({"redis": {"port": 6379}}). An
+ * unknown key, a wrong type or a value out of range is an error naming the
+ * option; nothing is silently ignored.
+ */
+#ifndef HEARTH_CONFIG_H
+#define HEARTH_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct hearth_config {
+        /* Kafka */
+        char *kafka_brokers;
+        char *kafka_config_file;
+        char *group_id;
+        char *group_instance_id;
+        char *input_topic;
+        char *dlq_topic;
+        char *priority_topic_template;
+        char *region_topic_template;
+        /* Redis */
+        char *redis_host;
+        int64_t redis_port;
+        char *redis_unix_socket;
+        char *redis_user;
+        char *redis_password_file;
+        int64_t redis_timeout_ms;
+        char *key_prefix;
+        /* Engine */
+        int64_t batch_max_events;
+        int64_t batch_max_wait_ms;
+        int64_t allowed_lateness_ms;
+        int64_t max_message_bytes;
+        int64_t outbox_ttl_s;
+        char *rule_version;
+        char *log_level;
+        /* Repeat calls model */
+        bool rc_enabled;
+        int64_t rc_short_window_h;
+        int64_t rc_short_threshold;
+        int64_t rc_short_priority;
+        int64_t rc_long_window_d;
+        int64_t rc_long_threshold;
+        int64_t rc_long_priority;
+        int64_t rc_max_incident_ids;
+} hearth_config_t;
+
+/* Fills cfg with every default. Free with hearth_config_free(). */
+void hearth_config_defaults(hearth_config_t *cfg);
+
+/*
+ * Applies a JSON file over cfg. Returns -1 and fills errstr naming the
+ * option on error; cfg may then be partly changed.
+ */
+int hearth_config_load_file(hearth_config_t *cfg, const char *path,
+                            char *errstr, size_t errstr_size);
+
+int hearth_config_load_json(hearth_config_t *cfg, const char *json,
+                            size_t len, char *errstr, size_t errstr_size);
+
+/* Applies one "name=value" override, as given with --set. */
+int hearth_config_set(hearth_config_t *cfg, const char *assignment,
+                      char *errstr, size_t errstr_size);
+
+/* Cross-option checks after loading; -1 and errstr on failure. */
+int hearth_config_validate(const hearth_config_t *cfg, char *errstr,
+                           size_t errstr_size);
+
+/* Writes the option table as Markdown. */
+void hearth_config_print_reference(FILE *out);
+
+void hearth_config_free(hearth_config_t *cfg);
+
+#endif

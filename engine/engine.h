@@ -1,0 +1,108 @@
+/*
+ * The engine's batch processor, independent of the Kafka client: it turns a
+ * batch of input messages into state updates and outbox messages in one
+ * Redis transaction.
+ *
+ * Exactly-once state: the next input offset of each partition is stored in
+ * Redis in the same transaction as the state and the outbox, so messages
+ * below it are skipped when redelivered. The outbox holds every message the
+ * batch must publish (alerts on the priority and regional topics, dead
+ * letters); the caller publishes it with an idempotent producer and then
+ * clears it. After a crash the outbox is published again: consumers see the
+ * same alert_id and drop the duplicate.
+ */
+#ifndef HEARTH_ENGINE_H
+#define HEARTH_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/config.h"
+#include "engine/state.h"
+
+#define HEARTH_ENGINE_VERSION "0.1.0"
+#define HEARTH_MAX_PARTITIONS 1024
+
+typedef struct hearth_engine hearth_engine_t;
+
+typedef struct hearth_input_msg {
+        int32_t partition;
+        int64_t offset;
+        const void *payload;
+        size_t len;
+} hearth_input_msg_t;
+
+/* One message to publish; all fields malloc'd. */
+typedef struct hearth_out_msg {
+        char *topic;
+        char *key;
+        void *payload;
+        size_t len;
+        int32_t source_partition;
+} hearth_out_msg_t;
+
+typedef struct hearth_engine_stats {
+        uint64_t events;
+        uint64_t domestic;
+        uint64_t late;
+        uint64_t skipped;       /* below the stored offset: already done */
+        uint64_t dead_letters;
+        uint64_t alerts;
+        uint64_t alerts_by_priority[5];
+        uint64_t batches;
+        uint64_t ownership_lost;
+} hearth_engine_stats_t;
+
+typedef struct hearth_out_list {
+        hearth_out_msg_t *msgs;
+        size_t n, cap;
+} hearth_out_list_t;
+
+void hearth_out_list_clear(hearth_out_list_t *l);
+
+hearth_engine_t *hearth_engine_new(const hearth_config_t *cfg,
+                                   hearth_state_t *state, char *errstr,
+                                   size_t errstr_size);
+
+/*
+ * Processes n messages (any partitions, each partition's offsets
+ * ascending). On 0 the batch is durable in Redis and out holds what to
+ * publish. Returns 1 when another instance owns one of the partitions (the
+ * batch was not applied), -1 with errstr on a Redis error (outcome unknown;
+ * resynchronize).
+ */
+int hearth_engine_process(hearth_engine_t *e, const hearth_input_msg_t *msgs,
+                          size_t n, hearth_out_list_t *out, char *errstr,
+                          size_t errstr_size);
+
+/* Reads a partition's stored next offset; *offset = -1 when none. */
+int hearth_engine_stored_offset(hearth_engine_t *e, int32_t partition,
+                                int64_t *offset, char *errstr,
+                                size_t errstr_size);
+
+/* Reads a partition's unpublished outbox into out (appending). */
+int hearth_engine_outbox_read(hearth_engine_t *e, int32_t partition,
+                              hearth_out_list_t *out, char *errstr,
+                              size_t errstr_size);
+
+/* Deletes the outbox of each partition after its messages were published. */
+int hearth_engine_outbox_clear(hearth_engine_t *e, const int32_t *partitions,
+                               size_t n, char *errstr, size_t errstr_size);
+
+const hearth_engine_stats_t *hearth_engine_stats(const hearth_engine_t *e);
+
+void hearth_engine_free(hearth_engine_t *e);
+
+/*
+ * Computes the deterministic alert id: hex of the first 16 bytes of
+ * SHA-256 over model, subject, priority and trigger incident id, separated
+ * by NUL bytes. out must hold 33 bytes.
+ */
+void hearth_alert_id(const char *model, const char *subject, int priority,
+                     const char *incident_id, char *out);
+
+/* Expands {priority} or {city} in a topic template. */
+void hearth_topic_from_template(const char *tmpl, const char *name,
+                                const char *value, char *out, size_t size);
+
+#endif

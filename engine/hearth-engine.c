@@ -1,0 +1,666 @@
+/*
+ * hearth-engine: consumes IncidentEvent messages in a consumer group, runs
+ * the risk models with state in Redis, and publishes alerts.
+ *
+ * Loop: collect a batch (up to engine.batch_max_events messages or
+ * engine.batch_max_wait_ms), process it in one Redis transaction, publish
+ * its outbox with the idempotent producer, wait for the acknowledgements,
+ * clear the outbox, then commit the offsets to Kafka (for lag monitoring;
+ * the authoritative offsets are in Redis). On a partition assignment or
+ * after any error, the engine republishes what the outbox still holds and
+ * seeks to the offsets stored in Redis.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/common/kafka.h"
+#include "engine/common/log.h"
+#include "engine/config.h"
+#include "engine/engine.h"
+#include "engine/state.h"
+
+#define COMPONENT "engine"
+
+typedef struct runner {
+        hearth_config_t cfg;
+        hearth_state_t *state;
+        hearth_engine_t *engine;
+        rd_kafka_t *consumer;
+        rd_kafka_t *producer;
+        bool assigned[HEARTH_MAX_PARTITIONS];
+        bool at_end[HEARTH_MAX_PARTITIONS];
+        size_t n_assigned;
+        bool ever_assigned;
+        bool needs_resync;
+        uint64_t delivered, delivery_failed;
+        int exit_at_end;
+        int64_t idle_exit_ms;
+        const char *stats_json;
+        double started;
+        uint64_t messages_in;
+} runner_t;
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+        (void)sig;
+        stop_requested = 1;
+}
+
+static double now_s(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void usage(FILE *out)
+{
+        fprintf(out,
+"Usage: hearth-engine [--config FILE] [--set OPTION=VALUE ...] [options]\n"
+"\n"
+"Consumes IncidentEvent messages, runs the risk models with state in Redis,\n"
+"and publishes alerts on the priority and regional topics.\n"
+"\n"
+"  -c, --config FILE     JSON configuration (see --help-config)\n"
+"  -s, --set OPT=VALUE   set one option, after the file; repeatable\n"
+"      --exit-at-end     exit once every assigned partition is consumed to\n"
+"                        its end (for replays and the demo)\n"
+"      --idle-exit MS    with --exit-at-end, also exit after MS without any\n"
+"                        partition assigned (default 60000)\n"
+"      --stats-json FILE write the final counters as JSON\n"
+"      --help-config     print the option reference as Markdown\n"
+"  -h, --help            this text\n"
+"\n"
+"Signals: SIGINT and SIGTERM finish the current batch, publish, commit and\n"
+"exit with status 0.\n");
+}
+
+static int parse_args(runner_t *r, int argc, char **argv)
+{
+        enum { OPT_EXIT_AT_END = 256, OPT_IDLE, OPT_STATS, OPT_HELP_CONFIG };
+        static const struct option longopts[] = {
+                {"config", required_argument, NULL, 'c'},
+                {"set", required_argument, NULL, 's'},
+                {"exit-at-end", no_argument, NULL, OPT_EXIT_AT_END},
+                {"idle-exit", required_argument, NULL, OPT_IDLE},
+                {"stats-json", required_argument, NULL, OPT_STATS},
+                {"help-config", no_argument, NULL, OPT_HELP_CONFIG},
+                {"help", no_argument, NULL, 'h'},
+                {NULL, 0, NULL, 0}};
+        char errstr[512];
+        int c;
+
+        hearth_config_defaults(&r->cfg);
+        r->idle_exit_ms = 60000;
+        while ((c = getopt_long(argc, argv, "c:s:h", longopts, NULL)) != -1) {
+                switch (c) {
+                case 'c':
+                        if (hearth_config_load_file(&r->cfg, optarg, errstr,
+                                                    sizeof(errstr)) != 0)
+                                goto invalid;
+                        break;
+                case 's':
+                        if (hearth_config_set(&r->cfg, optarg, errstr,
+                                              sizeof(errstr)) != 0)
+                                goto invalid;
+                        break;
+                case OPT_EXIT_AT_END: r->exit_at_end = 1; break;
+                case OPT_IDLE: r->idle_exit_ms = atoll(optarg); break;
+                case OPT_STATS: r->stats_json = optarg; break;
+                case OPT_HELP_CONFIG:
+                        hearth_config_print_reference(stdout);
+                        exit(0);
+                case 'h': usage(stdout); exit(0);
+                default: usage(stderr); return -1;
+                }
+        }
+        if (hearth_config_validate(&r->cfg, errstr, sizeof(errstr)) != 0)
+                goto invalid;
+        return 0;
+invalid:
+        fprintf(stderr, "hearth-engine: invalid configuration: %s\n", errstr);
+        return -1;
+}
+
+/* ---- producer ---- */
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg,
+                        void *opaque)
+{
+        runner_t *r = opaque;
+
+        (void)rk;
+        if (msg->err) {
+                r->delivery_failed++;
+                hearth_error(COMPONENT, "alert delivery failed topic=%s: %s",
+                             rd_kafka_topic_name(msg->rkt),
+                             rd_kafka_err2str(msg->err));
+        } else {
+                r->delivered++;
+        }
+}
+
+/*
+ * Produces every message and waits until each is acknowledged. Returns 0
+ * when all were delivered, -1 otherwise (the outbox then stays in Redis).
+ */
+static int publish(runner_t *r, hearth_out_list_t *out)
+{
+        uint64_t failed_before = r->delivery_failed;
+
+        for (size_t i = 0; i < out->n; i++) {
+                hearth_out_msg_t *m = &out->msgs[i];
+                rd_kafka_resp_err_t err;
+
+                do {
+                        err = rd_kafka_producev(
+                                r->producer, RD_KAFKA_V_TOPIC(m->topic),
+                                RD_KAFKA_V_KEY(m->key, strlen(m->key)),
+                                RD_KAFKA_V_VALUE(m->payload, m->len),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_END);
+                        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                                rd_kafka_poll(r->producer, 50);
+                } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+                if (err) {
+                        hearth_error(COMPONENT, "produce to %s failed: %s",
+                                     m->topic, rd_kafka_err2str(err));
+                        r->delivery_failed++;
+                }
+        }
+        while (rd_kafka_outq_len(r->producer) > 0 && !stop_requested)
+                rd_kafka_flush(r->producer, 1000);
+        rd_kafka_flush(r->producer, 10000);
+        if (rd_kafka_outq_len(r->producer) > 0 ||
+            r->delivery_failed != failed_before)
+                return -1;
+        return 0;
+}
+
+static int create_producer(runner_t *r, char *errstr, size_t errstr_size)
+{
+        rd_kafka_conf_t *conf = hearth_kafka_conf_new(
+                r->cfg.kafka_brokers,
+                *r->cfg.kafka_config_file ? r->cfg.kafka_config_file : NULL,
+                NULL, 0, errstr, errstr_size);
+
+        if (!conf ||
+            hearth_kafka_conf_set(conf, "enable.idempotence", "true", errstr,
+                                  errstr_size) ||
+            hearth_kafka_conf_set(conf, "linger.ms", "1", errstr,
+                                  errstr_size) ||
+            hearth_kafka_conf_set(conf, "client.id", "hearth-engine", errstr,
+                                  errstr_size)) {
+                if (conf)
+                        rd_kafka_conf_destroy(conf);
+                return -1;
+        }
+        rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+        rd_kafka_conf_set_opaque(conf, r);
+        r->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr,
+                                   errstr_size);
+        if (!r->producer) {
+                rd_kafka_conf_destroy(conf);
+                return -1;
+        }
+        return 0;
+}
+
+/* ---- recovery ---- */
+
+/* Publishes and clears what a partition's outbox still holds. */
+static int drain_outbox(runner_t *r, int32_t partition)
+{
+        hearth_out_list_t out = {0};
+        char errstr[512];
+        int rc = hearth_engine_outbox_read(r->engine, partition, &out, errstr,
+                                           sizeof(errstr));
+
+        if (rc == 0 && out.n > 0) {
+                hearth_info(COMPONENT, "republishing %zu outbox messages of "
+                            "partition %d", out.n, partition);
+                rc = publish(r, &out);
+                if (rc == 0)
+                        rc = hearth_engine_outbox_clear(r->engine, &partition,
+                                                        1, errstr,
+                                                        sizeof(errstr));
+        }
+        if (rc != 0)
+                hearth_error(COMPONENT, "outbox of partition %d not drained: "
+                             "%s", partition, errstr);
+        hearth_out_list_clear(&out);
+        free(out.msgs);
+        return rc;
+}
+
+/*
+ * Sets each partition's offset to the one stored in Redis (or leaves the
+ * committed offset when Redis has none) after draining its outbox.
+ */
+static int recover_partitions(runner_t *r,
+                              rd_kafka_topic_partition_list_t *parts)
+{
+        char errstr[512];
+
+        for (int i = 0; i < parts->cnt; i++) {
+                rd_kafka_topic_partition_t *tp = &parts->elems[i];
+                int64_t offset;
+
+                if (drain_outbox(r, tp->partition) != 0 ||
+                    hearth_engine_stored_offset(r->engine, tp->partition,
+                                                &offset, errstr,
+                                                sizeof(errstr)) != 0)
+                        return -1;
+                tp->offset = offset >= 0 ? offset : RD_KAFKA_OFFSET_STORED;
+                if (offset >= 0)
+                        hearth_info(COMPONENT, "partition %s [%d] resumes at "
+                                    "offset %" PRId64 " stored in Redis",
+                                    tp->topic, tp->partition, offset);
+                else
+                        hearth_info(COMPONENT, "partition %s [%d] has no "
+                                    "offset in Redis; using the committed "
+                                    "offset", tp->topic, tp->partition);
+        }
+        return 0;
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+        runner_t *r = opaque;
+
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                while (recover_partitions(r, parts) != 0 && !stop_requested) {
+                        char errstr[512];
+
+                        hearth_warn(COMPONENT, "recovery failed; retrying "
+                                    "in 1 s");
+                        sleep(1);
+                        hearth_state_reconnect(r->state, errstr,
+                                               sizeof(errstr));
+                }
+                memset(r->assigned, 0, sizeof(r->assigned));
+                memset(r->at_end, 0, sizeof(r->at_end));
+                for (int i = 0; i < parts->cnt; i++)
+                        if (parts->elems[i].partition < HEARTH_MAX_PARTITIONS)
+                                r->assigned[parts->elems[i].partition] = true;
+                r->n_assigned = (size_t)parts->cnt;
+                r->ever_assigned = true;
+                hearth_info(COMPONENT, "rebalance: %d partitions assigned",
+                            parts->cnt);
+                rd_kafka_assign(rk, parts);
+        } else {
+                hearth_info(COMPONENT, "rebalance: %d partitions revoked",
+                            parts->cnt);
+                memset(r->assigned, 0, sizeof(r->assigned));
+                r->n_assigned = 0;
+                rd_kafka_assign(rk, NULL);
+        }
+}
+
+static int create_consumer(runner_t *r, char *errstr, size_t errstr_size)
+{
+        rd_kafka_conf_t *conf = hearth_kafka_conf_new(
+                r->cfg.kafka_brokers,
+                *r->cfg.kafka_config_file ? r->cfg.kafka_config_file : NULL,
+                NULL, 0, errstr, errstr_size);
+        rd_kafka_topic_partition_list_t *topics;
+        rd_kafka_resp_err_t err;
+
+        if (!conf ||
+            hearth_kafka_conf_set(conf, "group.id", r->cfg.group_id, errstr,
+                                  errstr_size) ||
+            hearth_kafka_conf_set(conf, "enable.auto.commit", "false", errstr,
+                                  errstr_size) ||
+            hearth_kafka_conf_set(conf, "auto.offset.reset", "earliest",
+                                  errstr, errstr_size) ||
+            hearth_kafka_conf_set(conf, "enable.partition.eof", "true",
+                                  errstr, errstr_size) ||
+            hearth_kafka_conf_set(conf, "client.id", "hearth-engine", errstr,
+                                  errstr_size)) {
+                if (conf)
+                        rd_kafka_conf_destroy(conf);
+                return -1;
+        }
+        if (*r->cfg.group_instance_id &&
+            hearth_kafka_conf_set(conf, "group.instance.id",
+                                  r->cfg.group_instance_id, errstr,
+                                  errstr_size)) {
+                rd_kafka_conf_destroy(conf);
+                return -1;
+        }
+        rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+        rd_kafka_conf_set_opaque(conf, r);
+        r->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr,
+                                   errstr_size);
+        if (!r->consumer) {
+                rd_kafka_conf_destroy(conf);
+                return -1;
+        }
+        rd_kafka_poll_set_consumer(r->consumer);
+        topics = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(topics, r->cfg.input_topic,
+                                          RD_KAFKA_PARTITION_UA);
+        err = rd_kafka_subscribe(r->consumer, topics);
+        rd_kafka_topic_partition_list_destroy(topics);
+        if (err) {
+                snprintf(errstr, errstr_size, "subscribe to %s: %s",
+                         r->cfg.input_topic, rd_kafka_err2str(err));
+                return -1;
+        }
+        return 0;
+}
+
+/* ---- main loop ---- */
+
+/* Seeks every assigned partition back to the offsets stored in Redis. */
+static void resync(runner_t *r)
+{
+        rd_kafka_topic_partition_list_t *parts;
+        rd_kafka_error_t *error;
+        char errstr[512];
+
+        while (!stop_requested && hearth_state_reconnect(r->state, errstr,
+                                                          sizeof(errstr))) {
+                hearth_warn(COMPONENT, "Redis unavailable, retrying in 1 s: "
+                            "%s", errstr);
+                sleep(1);
+        }
+        if (rd_kafka_assignment(r->consumer, &parts) != 0)
+                return;
+        while (!stop_requested && recover_partitions(r, parts) != 0) {
+                hearth_warn(COMPONENT, "resynchronization failed; retrying "
+                            "in 1 s");
+                sleep(1);
+                hearth_state_reconnect(r->state, errstr, sizeof(errstr));
+        }
+        for (int i = 0; i < parts->cnt; i++)
+                if (parts->elems[i].offset == RD_KAFKA_OFFSET_STORED)
+                        parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+        error = rd_kafka_seek_partitions(r->consumer, parts, 10000);
+        if (error) {
+                hearth_error(COMPONENT, "seek after resynchronization "
+                             "failed: %s", rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        }
+        rd_kafka_topic_partition_list_destroy(parts);
+        r->needs_resync = false;
+        hearth_info(COMPONENT, "resynchronized from Redis offsets");
+}
+
+typedef struct batch_buf {
+        rd_kafka_message_t **msgs;
+        hearth_input_msg_t *in;
+        size_t n, cap;
+} batch_buf_t;
+
+static void collect(runner_t *r, batch_buf_t *b)
+{
+        double deadline = now_s() + (double)r->cfg.batch_max_wait_ms / 1000.0;
+        int timeout_ms = 100;
+
+        b->n = 0;
+        while (b->n < b->cap && !stop_requested) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(r->consumer,
+                                                               timeout_ms);
+
+                if (!m) {
+                        if (b->n > 0 || now_s() >= deadline)
+                                break;
+                        continue;
+                }
+                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        if (m->partition < HEARTH_MAX_PARTITIONS)
+                                r->at_end[m->partition] = true;
+                        rd_kafka_message_destroy(m);
+                        if (b->n > 0)
+                                break;
+                        continue;
+                }
+                if (m->err) {
+                        hearth_warn(COMPONENT, "consumer error: %s",
+                                    rd_kafka_message_errstr(m));
+                        rd_kafka_message_destroy(m);
+                        continue;
+                }
+                if (m->partition < HEARTH_MAX_PARTITIONS)
+                        r->at_end[m->partition] = false;
+                b->msgs[b->n] = m;
+                b->in[b->n] = (hearth_input_msg_t){m->partition, m->offset,
+                                                   m->payload, m->len};
+                b->n++;
+                timeout_ms = 0;
+                if (now_s() >= deadline)
+                        break;
+        }
+}
+
+static void commit_offsets(runner_t *r, batch_buf_t *b)
+{
+        rd_kafka_topic_partition_list_t *offsets =
+                rd_kafka_topic_partition_list_new((int)b->n);
+
+        for (size_t i = 0; i < b->n; i++) {
+                rd_kafka_topic_partition_t *tp =
+                        rd_kafka_topic_partition_list_find(
+                                offsets, r->cfg.input_topic,
+                                b->msgs[i]->partition);
+
+                if (!tp)
+                        tp = rd_kafka_topic_partition_list_add(
+                                offsets, r->cfg.input_topic,
+                                b->msgs[i]->partition);
+                if (tp->offset < b->msgs[i]->offset + 1)
+                        tp->offset = b->msgs[i]->offset + 1;
+        }
+        rd_kafka_commit(r->consumer, offsets, 1);
+        rd_kafka_topic_partition_list_destroy(offsets);
+}
+
+static void run_batch(runner_t *r, batch_buf_t *b)
+{
+        hearth_out_list_t out = {0};
+        int32_t parts[HEARTH_MAX_PARTITIONS];
+        bool seen[HEARTH_MAX_PARTITIONS] = {0};
+        size_t n_parts = 0;
+        char errstr[512];
+        int rc;
+
+        rc = hearth_engine_process(r->engine, b->in, b->n, &out, errstr,
+                                   sizeof(errstr));
+        if (rc == 1) {
+                hearth_warn(COMPONENT, "another instance owns a partition of "
+                            "this batch; batch dropped");
+                r->needs_resync = true;
+        } else if (rc < 0) {
+                hearth_error(COMPONENT, "batch of %zu messages failed: %s",
+                             b->n, errstr);
+                r->needs_resync = true;
+        } else if (out.n > 0) {
+                for (size_t i = 0; i < out.n; i++) {
+                        int32_t p = out.msgs[i].source_partition;
+
+                        if (!seen[p]) {
+                                seen[p] = true;
+                                parts[n_parts++] = p;
+                        }
+                }
+                if (publish(r, &out) != 0 ||
+                    hearth_engine_outbox_clear(r->engine, parts, n_parts,
+                                               errstr, sizeof(errstr)) != 0)
+                        r->needs_resync = true;
+        }
+        if (rc == 0)
+                commit_offsets(r, b);
+        r->messages_in += b->n;
+        hearth_out_list_clear(&out);
+        free(out.msgs);
+}
+
+static bool all_at_end(runner_t *r)
+{
+        if (!r->ever_assigned || r->n_assigned == 0)
+                return false;
+        for (int i = 0; i < HEARTH_MAX_PARTITIONS; i++)
+                if (r->assigned[i] && !r->at_end[i])
+                        return false;
+        return true;
+}
+
+static void report(runner_t *r)
+{
+        const hearth_engine_stats_t *s = hearth_engine_stats(r->engine);
+        double elapsed = now_s() - r->started;
+        uint64_t rt = hearth_state_round_trips(r->state);
+        struct rusage ru;
+        double cpu;
+
+        getrusage(RUSAGE_SELF, &ru);
+        cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+              (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+        hearth_info(COMPONENT, "stopped: %" PRIu64 " messages, %" PRIu64
+                    " events (%" PRIu64 " domestic, %" PRIu64 " late, %" PRIu64
+                    " already applied), %" PRIu64 " dead letters, %" PRIu64
+                    " alerts (P1 %" PRIu64 ", P2 %" PRIu64 ", P3 %" PRIu64
+                    ", P4 %" PRIu64 ") in %.2f s",
+                    r->messages_in, s->events, s->domestic, s->late,
+                    s->skipped, s->dead_letters, s->alerts,
+                    s->alerts_by_priority[1], s->alerts_by_priority[2],
+                    s->alerts_by_priority[3], s->alerts_by_priority[4],
+                    elapsed);
+        if (!r->stats_json)
+                return;
+        json_t *doc = json_pack(
+                "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:[I,I,I,I], s:I, s:I, "
+                "s:I, s:f, s:f, s:I}",
+                "messages", (json_int_t)r->messages_in,
+                "events", (json_int_t)s->events,
+                "domestic", (json_int_t)s->domestic,
+                "late", (json_int_t)s->late,
+                "skipped", (json_int_t)s->skipped,
+                "dead_letters", (json_int_t)s->dead_letters,
+                "alerts", (json_int_t)s->alerts,
+                "alerts_by_priority",
+                (json_int_t)s->alerts_by_priority[1],
+                (json_int_t)s->alerts_by_priority[2],
+                (json_int_t)s->alerts_by_priority[3],
+                (json_int_t)s->alerts_by_priority[4],
+                "batches", (json_int_t)s->batches,
+                "redis_round_trips", (json_int_t)rt,
+                "redis_commands",
+                (json_int_t)hearth_state_commands(r->state),
+                "elapsed_s", elapsed, "cpu_s", cpu,
+                "max_rss_kb", (json_int_t)ru.ru_maxrss);
+        if (json_dump_file(doc, r->stats_json, JSON_INDENT(2)) != 0)
+                hearth_error(COMPONENT, "cannot write %s", r->stats_json);
+        json_decref(doc);
+}
+
+static int setup(runner_t *r)
+{
+        hearth_log_level_t level;
+        char errstr[512];
+
+        if (hearth_log_parse_level(r->cfg.log_level, &level) == 0)
+                hearth_log_set_level(level);
+        r->state = hearth_state_connect(&r->cfg, errstr, sizeof(errstr));
+        if (!r->state)
+                goto fail;
+        r->engine = hearth_engine_new(&r->cfg, r->state, errstr,
+                                      sizeof(errstr));
+        if (!r->engine || create_producer(r, errstr, sizeof(errstr)) != 0 ||
+            create_consumer(r, errstr, sizeof(errstr)) != 0)
+                goto fail;
+        hearth_info(COMPONENT, "started: group=%s topic=%s brokers=%s "
+                    "redis=%s:%" PRId64 " rule_version=%s",
+                    r->cfg.group_id, r->cfg.input_topic, r->cfg.kafka_brokers,
+                    *r->cfg.redis_unix_socket ? r->cfg.redis_unix_socket
+                                              : r->cfg.redis_host,
+                    r->cfg.redis_port, r->cfg.rule_version);
+        return 0;
+fail:
+        hearth_error(COMPONENT, "%s", errstr);
+        return -1;
+}
+
+static void teardown(runner_t *r)
+{
+        if (r->consumer) {
+                rd_kafka_consumer_close(r->consumer);
+                rd_kafka_destroy(r->consumer);
+        }
+        if (r->producer) {
+                rd_kafka_flush(r->producer, 10000);
+                rd_kafka_destroy(r->producer);
+        }
+        hearth_engine_free(r->engine);
+        hearth_state_free(r->state);
+        hearth_config_free(&r->cfg);
+}
+
+static void loop(runner_t *r)
+{
+        batch_buf_t b = {.cap = (size_t)r->cfg.batch_max_events};
+        double idle_since = now_s();
+
+        b.msgs = calloc(b.cap, sizeof(*b.msgs));
+        b.in = calloc(b.cap, sizeof(*b.in));
+        while (!stop_requested) {
+                if (r->needs_resync)
+                        resync(r);
+                collect(r, &b);
+                if (b.n > 0) {
+                        run_batch(r, &b);
+                        for (size_t i = 0; i < b.n; i++)
+                                rd_kafka_message_destroy(b.msgs[i]);
+                        idle_since = now_s();
+                        continue;
+                }
+                if (!r->exit_at_end)
+                        continue;
+                if (all_at_end(r) && !r->needs_resync)
+                        break;
+                if (!r->ever_assigned &&
+                    (now_s() - idle_since) * 1000 > (double)r->idle_exit_ms) {
+                        hearth_warn(COMPONENT, "no partition assigned within "
+                                    "%" PRId64 " ms; exiting",
+                                    r->idle_exit_ms);
+                        break;
+                }
+        }
+        free(b.msgs);
+        free(b.in);
+}
+
+int main(int argc, char **argv)
+{
+        runner_t r = {0};
+        int rc = 0;
+
+        if (parse_args(&r, argc, argv) != 0)
+                return 2;
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        signal(SIGPIPE, SIG_IGN);
+        r.started = now_s();
+        if (setup(&r) != 0) {
+                teardown(&r);
+                return 1;
+        }
+        loop(&r);
+        report(&r);
+        teardown(&r);
+        return rc;
+}

@@ -1,0 +1,222 @@
+/*
+ * Repeat calls: domestic incidents at one household within sliding windows.
+ *
+ * Defaults: 2 or more incidents within 72 hours raise P3, 3 or more within
+ * 30 days raise P2. A window ending at event time t covers (t - W, t]. An
+ * incident counts once, at the event time of the first of its events that
+ * the model sees, and only that first event can trigger an alert. When both
+ * rules hold, only the more urgent alert is considered. An alert at
+ * priority P is suppressed when the household already had an alert at P or
+ * a more urgent priority less than P's window earlier (in event time).
+ *
+ * State, per household subject S in input partition N:
+ *   <prefix>{pN}:rc:S       sorted set: incident id -> event time (ms)
+ *   <prefix>{pN}:rc.sup:S   hash: priority -> event time of its last alert
+ * Both expire after the long window plus the allowed lateness.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/model.h"
+
+#define HOUR_MS INT64_C(3600000)
+#define DAY_MS (24 * HOUR_MS)
+
+typedef struct rule {
+        int64_t window_ms;
+        int64_t threshold;
+        int priority;
+        const char *code;
+} rule_t;
+
+typedef struct repeat_calls {
+        rule_t rules[2];        /* short, long */
+        int64_t ttl_ms;
+        int64_t lateness_ms;
+        size_t max_ids;
+} repeat_calls_t;
+
+static void *rc_create(const hearth_config_t *cfg)
+{
+        repeat_calls_t *m;
+
+        if (!cfg->rc_enabled)
+                return NULL;
+        m = calloc(1, sizeof(*m));
+        m->rules[0] = (rule_t){cfg->rc_short_window_h * HOUR_MS,
+                               cfg->rc_short_threshold,
+                               (int)cfg->rc_short_priority,
+                               "repeat_calls.short"};
+        m->rules[1] = (rule_t){cfg->rc_long_window_d * DAY_MS,
+                               cfg->rc_long_threshold,
+                               (int)cfg->rc_long_priority,
+                               "repeat_calls.long"};
+        m->lateness_ms = cfg->allowed_lateness_ms;
+        m->ttl_ms = m->rules[1].window_ms + cfg->allowed_lateness_ms;
+        if (m->rules[0].window_ms > m->rules[1].window_ms)
+                m->ttl_ms = m->rules[0].window_ms + cfg->allowed_lateness_ms;
+        m->max_ids = (size_t)cfg->rc_max_incident_ids;
+        return m;
+}
+
+static void rc_destroy(void *self)
+{
+        free(self);
+}
+
+static bool keys_for(const hearth_event_t *e, hearth_batch_t *b, char *zkey,
+                     char *skey, size_t size)
+{
+        char subject[HEARTH_SUBJECT_MAX], suffix[HEARTH_SUBJECT_MAX + 16];
+
+        if (!e->msg->is_domestic ||
+            !hearth_household_key(e->msg, subject, sizeof(subject)))
+                return false;
+        snprintf(suffix, sizeof(suffix), "rc:%s", subject);
+        hearth_batch_key(b, e->partition, suffix, zkey, size);
+        snprintf(suffix, sizeof(suffix), "rc.sup:%s", subject);
+        hearth_batch_key(b, e->partition, suffix, skey, size);
+        return true;
+}
+
+static void rc_plan(void *self, hearth_batch_t *b, const hearth_event_t *e)
+{
+        char zkey[256], skey[256];
+
+        (void)self;
+        if (!keys_for(e, b, zkey, skey, sizeof(zkey)))
+                return;
+        hearth_batch_need_zset(b, zkey);
+        hearth_batch_need_hash(b, skey);
+}
+
+/* Picks the most urgent rule that holds; NULL when none does. */
+static const rule_t *pick_rule(repeat_calls_t *m, hearth_batch_t *b,
+                               const char *zkey, int64_t t, uint32_t *count)
+{
+        const rule_t *best = NULL;
+
+        for (int i = 0; i < 2; i++) {
+                const rule_t *r = &m->rules[i];
+                size_t n = hearth_zset_range(b, zkey, t - r->window_ms, t,
+                                             NULL, NULL);
+
+                if ((int64_t)n < r->threshold)
+                        continue;
+                if (!best || r->priority < best->priority ||
+                    (r->priority == best->priority &&
+                     r->window_ms > best->window_ms)) {
+                        best = r;
+                        *count = (uint32_t)n;
+                }
+        }
+        return best;
+}
+
+static bool suppressed(hearth_batch_t *b, const char *skey,
+                       const rule_t *rule, int64_t t)
+{
+        char field[8];
+
+        for (int p = 1; p <= rule->priority; p++) {
+                const char *last;
+                int64_t gap;
+
+                snprintf(field, sizeof(field), "%d", p);
+                last = hearth_hash_get(b, skey, field);
+                if (!last)
+                        continue;
+                gap = t - strtoll(last, NULL, 10);
+                if (gap < rule->window_ms && gap > -rule->window_ms)
+                        return true;
+        }
+        return false;
+}
+
+typedef struct id_list {
+        char **ids;
+        size_t n, cap;
+} id_list_t;
+
+static void collect_id(void *ctx, const char *member, int64_t score)
+{
+        id_list_t *l = ctx;
+
+        (void)score;
+        if (l->n < l->cap)
+                l->ids[l->n++] = (char *)member;
+        else if (l->cap > 0) {
+                /* Keep the most recent: shift out the oldest. */
+                memmove(l->ids, l->ids + 1, (l->cap - 1) * sizeof(*l->ids));
+                l->ids[l->cap - 1] = (char *)member;
+        }
+}
+
+static void emit_alert(repeat_calls_t *m, hearth_batch_t *b,
+                       const hearth_event_t *e, const char *zkey,
+                       const rule_t *rule, uint32_t count, hearth_emit_fn emit,
+                       void *emit_ctx)
+{
+        hearth_candidate_t c = {.model = "repeat_calls"};
+        int64_t t = e->msg->event_time_ms;
+        id_list_t ids = {.ids = calloc(m->max_ids, sizeof(char *)),
+                         .cap = m->max_ids};
+        const char *subject = strstr(zkey, "}:rc:") + 5;
+
+        hearth_zset_range(b, zkey, t - rule->window_ms, t, collect_id, &ids);
+        c.priority = rule->priority;
+        c.score = (double)count / (double)rule->threshold;
+        c.subject_kind = HEARTH__V1__SUBJECT_KIND__HOUSEHOLD;
+        snprintf(c.subject_key, sizeof(c.subject_key), "%s", subject);
+        c.window_start_ms = t - rule->window_ms + 1;
+        c.window_end_ms = t;
+        c.count = count;
+        c.incident_ids = ids.ids;
+        c.n_incident_ids = ids.n;
+        snprintf(c.reason_code, sizeof(c.reason_code), "%s", rule->code);
+        if (rule->window_ms % DAY_MS == 0 && rule->window_ms >= 7 * DAY_MS)
+                snprintf(c.reason_text, sizeof(c.reason_text),
+                         "%u domestic incidents at this household within "
+                         "%" PRId64 " days", count, rule->window_ms / DAY_MS);
+        else
+                snprintf(c.reason_text, sizeof(c.reason_text),
+                         "%u domestic incidents at this household within "
+                         "%" PRId64 " h", count, rule->window_ms / HOUR_MS);
+        emit(emit_ctx, e, &c);
+        free(ids.ids);
+}
+
+static void rc_apply(void *self, hearth_batch_t *b, const hearth_event_t *e,
+                     hearth_emit_fn emit, void *emit_ctx)
+{
+        repeat_calls_t *m = self;
+        char zkey[256], skey[256], value[32], field[8];
+        int64_t t = e->msg->event_time_ms;
+        const rule_t *rule;
+        uint32_t count = 0;
+
+        if (!keys_for(e, b, zkey, skey, sizeof(zkey)))
+                return;
+        if (!hearth_zset_add_nx(b, zkey, e->msg->incident_id, t, m->ttl_ms))
+                return;
+        hearth_zset_trim(b, zkey, t - m->ttl_ms);
+        if (e->late)
+                return;
+        rule = pick_rule(m, b, zkey, t, &count);
+        if (!rule || suppressed(b, skey, rule, t))
+                return;
+        snprintf(value, sizeof(value), "%" PRId64, t);
+        snprintf(field, sizeof(field), "%d", rule->priority);
+        hearth_hash_set(b, skey, field, value, m->ttl_ms);
+        emit_alert(m, b, e, zkey, rule, count, emit, emit_ctx);
+}
+
+const hearth_model_ops_t hearth_model_repeat_calls = {
+        .name = "repeat_calls",
+        .create = rc_create,
+        .plan = rc_plan,
+        .apply = rc_apply,
+        .destroy = rc_destroy,
+};
