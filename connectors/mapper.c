@@ -305,17 +305,18 @@ static size_t phone_digits(const char *in, char *out, size_t size)
         return n;
 }
 
+/* Age on the local calendar date of the event, as birthdays are local. */
 static int age_band(int birth_year, int birth_month, int birth_day,
-                    int64_t event_time_ms)
+                    int64_t event_time_ms, const char *zone)
 {
-        time_t t = (time_t)(event_time_ms / 1000);
-        struct tm tm;
-        int age;
+        int year, month, day, age;
 
-        gmtime_r(&t, &tm);
-        age = tm.tm_year + 1900 - birth_year;
-        if (tm.tm_mon + 1 < birth_month ||
-            (tm.tm_mon + 1 == birth_month && tm.tm_mday < birth_day))
+        if (event_time_ms == INT64_MAX ||
+            hearth_time_local_date(event_time_ms, zone, &year, &month,
+                                   &day) != 0)
+                return HEARTH__V1__AGE_BAND__AGE_BAND_UNSPECIFIED;
+        age = year - birth_year;
+        if (month < birth_month || (month == birth_month && day < birth_day))
                 age--;
         if (age < 0 || age > 130)
                 return HEARTH__V1__AGE_BAND__AGE_BAND_UNSPECIFIED;
@@ -336,7 +337,7 @@ static int age_band(int birth_year, int birth_month, int birth_day,
  * odd for men and even for women.
  */
 static void describe_from_id(Hearth__V1__Party *party, const char *id,
-                             int64_t event_time_ms)
+                             int64_t event_time_ms, const char *zone)
 {
         int y, mo, d;
 
@@ -345,7 +346,7 @@ static void describe_from_id(Hearth__V1__Party *party, const char *id,
         for (int i = 0; i < 17; i++)
                 if (!isdigit((unsigned char)id[i]))
                         return;
-        party->age_band = age_band(y, mo, d, event_time_ms);
+        party->age_band = age_band(y, mo, d, event_time_ms, zone);
         party->minor = party->age_band == HEARTH__V1__AGE_BAND__AGE_UNDER_18;
         party->sex = (id[16] - '0') % 2 ? HEARTH__V1__SEX__MALE
                                         : HEARTH__V1__SEX__FEMALE;
@@ -409,7 +410,8 @@ static void map_parties(hearth_mapper_t *m, const hearth_row_t *row,
                 hearth_pseudo_key(m->pseudo, "person", id, strlen(id), key);
                 party->person_key = scratch_add(m, strdup(key));
                 if (p->parties_are_cn_id)
-                        describe_from_id(party, id, first_time_ms);
+                        describe_from_id(party, id, first_time_ms,
+                                         p->time_zone);
                 msg->party_ptrs[n] = party;
                 n++;
         }

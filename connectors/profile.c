@@ -132,7 +132,8 @@ static char **parse_string_list(loader_t *l, json_t *v, const char *option,
         return list;
 }
 
-static void compile_regex_flags(loader_t *l, regex_t *re, const char *pattern,
+/* Returns true when re was compiled, and so must be freed with regfree. */
+static bool compile_regex_flags(loader_t *l, regex_t *re, const char *pattern,
                                 const char *option, int cflags)
 {
         char msg[128];
@@ -142,12 +143,13 @@ static void compile_regex_flags(loader_t *l, regex_t *re, const char *pattern,
                 regerror(rc, re, msg, sizeof(msg));
                 fail(l, option, "invalid regular expression: %s", msg);
         }
+        return rc == 0;
 }
 
-static void compile_regex(loader_t *l, regex_t *re, const char *pattern,
+static bool compile_regex(loader_t *l, regex_t *re, const char *pattern,
                           const char *option)
 {
-        compile_regex_flags(l, re, pattern, option, REG_NOSUB);
+        return compile_regex_flags(l, re, pattern, option, REG_NOSUB);
 }
 
 static uint32_t parse_flag_list(loader_t *l, json_t *v, const char *option)
@@ -283,8 +285,8 @@ static void parse_domestic(loader_t *l, json_t *v)
                 &p->n_domestic_values, 0);
         pattern = get_string(l, v, "regex", "domestic.regex", NULL);
         if (pattern) {
-                compile_regex(l, &p->domestic_regex, pattern, "domestic.regex");
-                p->has_domestic_regex = !l->failed;
+                p->has_domestic_regex = compile_regex(
+                        l, &p->domestic_regex, pattern, "domestic.regex");
                 free(pattern);
         }
 }
@@ -315,11 +317,11 @@ static void parse_category_flags(loader_t *l, json_t *v)
                         fail(l, opt, "is required");
                         return;
                 }
-                compile_regex(l, &r->re, pattern, opt);
+                if (compile_regex(l, &r->re, pattern, opt))
+                        l->p->n_category_flags = i + 1;
                 free(pattern);
                 if (l->failed)
                         return;
-                l->p->n_category_flags = i + 1;
                 snprintf(opt, sizeof(opt), "category_flags[%zu].flags", i);
                 r->flags = parse_flag_list(l, json_object_get(item, "flags"),
                                            opt);
@@ -341,9 +343,9 @@ static void parse_address(loader_t *l, json_t *v)
                   &p->address);
         pattern = get_string(l, v, "strip_regex", "address.strip_regex", NULL);
         if (pattern) {
-                compile_regex_flags(l, &p->address_strip, pattern,
-                                    "address.strip_regex", 0);
-                p->has_address_strip = !l->failed;
+                p->has_address_strip = compile_regex_flags(
+                        l, &p->address_strip, pattern, "address.strip_regex",
+                        0);
                 free(pattern);
         }
         p->address_withheld = parse_string_list(
@@ -573,6 +575,33 @@ static void parse_format(loader_t *l, json_t *root)
         p->limits.max_fields = HEARTH_CSV_DEFAULT_MAX_FIELDS;
 }
 
+/* Rejects unknown top-level keys, so a misspelled option fails loudly
+ * instead of falling back to a default such as the UTC time zone. */
+static void check_keys(loader_t *l, json_t *root)
+{
+        static const char *known[] = {
+                "name", "description", "format", "encoding", "header",
+                "time_zone", "columns", "limits", "incident_id",
+                "incident_prefix", "region", "category", "domestic",
+                "category_flags", "address", "coordinates", "caller",
+                "parties", "narrative", "disposition", "events", NULL};
+        const char *key;
+        json_t *v;
+
+        json_object_foreach(root, key, v)
+        {
+                size_t i = 0;
+
+                while (known[i] && strcmp(known[i], key) != 0)
+                        i++;
+                if (!known[i]) {
+                        fail(l, key, "unknown option; see "
+                                     "connectors/profiles/README.md");
+                        return;
+                }
+        }
+}
+
 static void parse_root(loader_t *l, json_t *root)
 {
         hearth_profile_t *p = l->p;
@@ -583,6 +612,7 @@ static void parse_root(loader_t *l, json_t *root)
                 fail(l, "name", "is required");
                 return;
         }
+        check_keys(l, root);
         parse_format(l, root);
         v = json_object_get(root, "incident_id");
         parse_ref(l, v, "incident_id", &p->incident_id);

@@ -536,3 +536,31 @@ int hearth_time_parse_parts(const char *date_text, const char *date_format,
         tm_to_civil(&date, &time_of_day, &c);
         return civil_to_ms(&c, 0, &parsed, out_ms);
 }
+
+int hearth_time_local_date(int64_t ms, const char *zone, int *year,
+                           int *month, int *day)
+{
+        time_t t = (time_t)(ms / 1000 - (ms % 1000 < 0));
+        struct zone parsed;
+        struct tm tm;
+        int rc = 0;
+
+        if (zone == NULL || !parse_zone(zone, &parsed))
+                return -1;
+        if (parsed.kind == ZONE_IANA) {
+                pthread_mutex_lock(&tz_lock);
+                if (!select_tz(parsed.name) || !localtime_r(&t, &tm))
+                        rc = -1;
+                pthread_mutex_unlock(&tz_lock);
+        } else {
+                t += (time_t)parsed.offset_s;
+                if (!gmtime_r(&t, &tm))
+                        rc = -1;
+        }
+        if (rc == 0) {
+                *year = tm.tm_year + 1900;
+                *month = tm.tm_mon + 1;
+                *day = tm.tm_mday;
+        }
+        return rc;
+}

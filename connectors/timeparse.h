@@ -44,6 +44,13 @@ int hearth_time_parse_parts(const char *date_text, const char *date_format,
                             const char *time_text, const char *time_format,
                             const char *zone, int64_t *out_ms);
 
+/*
+ * Sets the calendar date (month 1-12) of instant ms in zone; -1 when the
+ * zone is invalid.
+ */
+int hearth_time_local_date(int64_t ms, const char *zone, int *year,
+                           int *month, int *day);
+
 /* Returns -1 unless zone is "UTC", a fixed offset or a known IANA name. */
 int hearth_time_zone_valid(const char *zone);
 

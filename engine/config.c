@@ -160,6 +160,18 @@ void hearth_config_defaults(hearth_config_t *cfg)
                           sizeof(errstr));
 }
 
+/* True when some option name starts with "group." */
+static bool is_group(const char *group)
+{
+        size_t len = strlen(group);
+
+        for (size_t i = 0; i < N_OPTIONS; i++)
+                if (strncmp(options[i].name, group, len) == 0 &&
+                    options[i].name[len] == '.')
+                        return true;
+        return false;
+}
+
 static int apply_json(hearth_config_t *cfg, const char *prefix, json_t *obj,
                       char *errstr, size_t errstr_size)
 {
@@ -173,7 +185,7 @@ static int apply_json(hearth_config_t *cfg, const char *prefix, json_t *obj,
 
                 snprintf(name, sizeof(name), "%s%s%s", prefix,
                          *prefix ? "." : "", key);
-                if (json_is_object(v)) {
+                if (json_is_object(v) && is_group(name)) {
                         if (apply_json(cfg, name, v, errstr, errstr_size))
                                 return -1;
                         continue;

@@ -7,7 +7,7 @@
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <openssl/sha.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,15 +130,22 @@ const hearth_engine_stats_t *hearth_engine_stats(const hearth_engine_t *e)
 void hearth_alert_id(const char *model, const char *subject, int priority,
                      const char *incident_id, char *out)
 {
-        unsigned char digest[SHA256_DIGEST_LENGTH];
-        char buf[512];
-        int n;
+        unsigned char digest[EVP_MAX_MD_SIZE];
+        unsigned int digest_len = 0;
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        char prio[16];
 
-        n = snprintf(buf, sizeof(buf), "%s%c%s%c%d%c%s", model, 0, subject, 0,
-                     priority, 0, incident_id);
-        if (n < 0 || (size_t)n >= sizeof(buf))
-                n = sizeof(buf) - 1;
-        SHA256((const unsigned char *)buf, (size_t)n, digest);
+        /* NUL separators keep ("ab", "c") and ("a", "bc") apart. */
+        snprintf(prio, sizeof(prio), "%d", priority);
+        if (!ctx)
+                abort();
+        EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+        EVP_DigestUpdate(ctx, model, strlen(model) + 1);
+        EVP_DigestUpdate(ctx, subject, strlen(subject) + 1);
+        EVP_DigestUpdate(ctx, prio, strlen(prio) + 1);
+        EVP_DigestUpdate(ctx, incident_id, strlen(incident_id));
+        EVP_DigestFinal_ex(ctx, digest, &digest_len);
+        EVP_MD_CTX_free(ctx);
         for (int i = 0; i < 16; i++)
                 snprintf(out + 2 * i, 3, "%02x", digest[i]);
 }
