@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Independent oracle for the integration tests.
+
+Reads a source CSV directly with Python's csv module and computes what the
+pipeline must produce, without any hearth code:
+
+  counts       records, domestic records, and records that must be rejected
+  repeat-calls the (trigger incident id, priority, count) of every
+               repeat-calls alert, by the documented rules
+
+Usage: oracle.py counts PROFILE CSV
+       oracle.py repeat-calls PROFILE CSV [--short-hours 72 --short-threshold 2
+                 --short-priority 3 --long-days 30 --long-threshold 3
+                 --long-priority 2]
+
+PROFILE is one of milwaukee, berkeley, orlando. The rules are restated here
+on purpose rather than read from the connector profiles.
+"""
+import argparse
+import csv
+import json
+import re
+import sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+SOURCES = {
+    "milwaukee": {
+        "id": "id",
+        "domestic": lambda r: re.search(r"-DV|/DV| DV$|FAMILY TROUB",
+                                        r["nature"]) is not None,
+        "time": lambda r: (r["time"], "%Y-%m-%d %H:%M:%S"),
+        "zone": "America/Chicago",
+        "address": lambda r: r["location"],
+        "strip": r" ?, ?MKE$",
+        "ignored": {"2920 N 4TH ST", "2333 N 49TH ST", "3626 W FOND DU LAC AV",
+                    "245 W LINCOLN AV", "749 W STATE ST"},
+        "withheld": set(),
+    },
+    "berkeley": {
+        "id": "CASENO",
+        "domestic": lambda r: r["OFFENSE"] == "DOMESTIC VIOLENCE",
+        "time": lambda r: (r["EVENTDT"].split(" ")[0] + " " + r["EVENTTM"],
+                           "%m/%d/%Y %H:%M"),
+        "zone": "America/Los_Angeles",
+        "address": lambda r: r["BLKADDR"],
+        "strip": None,
+        "ignored": set(),
+        "withheld": set(),
+    },
+    "orlando": {
+        "id": "",
+        "domestic": lambda r: r["Description"] == "Domestic disturbance",
+        "time": lambda r: (r["Date"], "%m/%d/%Y %H:%M"),
+        "zone": "America/New_York",
+        "address": lambda r: r["Location"],
+        "strip": None,
+        "ignored": {"NOT AVAILABLE", "1 BLOCK"},
+        "withheld": {"RESTRICTED ADDRESS"},
+    },
+}
+
+
+def read_rows(path):
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        for number, row in enumerate(csv.DictReader(f), start=1):
+            yield number, row
+
+
+def event_time_ms(src, row):
+    text, fmt = src["time"](row)
+    local = datetime.strptime(text.strip(), fmt)
+    # fold=0 picks the earlier instant of a repeated hour, as the connector.
+    aware = local.replace(tzinfo=ZoneInfo(src["zone"]), fold=0)
+    return int(aware.timestamp() * 1000)
+
+
+def household(src, row):
+    address = re.sub(r"\s+", " ", src["address"](row).upper()).strip()
+    if src["strip"]:
+        address = re.sub(src["strip"], "", address).rstrip()
+    if not address or address in src["ignored"] or address in src["withheld"]:
+        return None
+    return address
+
+
+def counts(src, path):
+    records = domestic = 0
+    for _, row in read_rows(path):
+        records += 1
+        domestic += src["domestic"](row)
+    return {"records": records, "domestic": domestic, "rejected": 0}
+
+
+def repeat_calls(src, path, args):
+    events = []
+    for number, row in read_rows(path):
+        if not src["domestic"](row):
+            continue
+        home = household(src, row)
+        if home is None:
+            continue
+        events.append((event_time_ms(src, row), number,
+                       row[src["id"]].strip(), home))
+    events.sort()
+
+    hour = 3600 * 1000
+    rules = [  # (window ms, threshold, priority)
+        (args.short_hours * hour, args.short_threshold, args.short_priority),
+        (args.long_days * 24 * hour, args.long_threshold, args.long_priority),
+    ]
+    seen = {}        # household -> {incident id: time}
+    last_alert = {}  # (household, priority) -> time
+    alerts = []
+    for t, _, incident, home in events:
+        incidents = seen.setdefault(home, {})
+        if incident in incidents:
+            continue
+        incidents[incident] = t
+        best = None
+        for window, threshold, priority in rules:
+            n = sum(1 for s in incidents.values() if t - window < s <= t)
+            if n < threshold:
+                continue
+            if (best is None or priority < best[2]
+                    or (priority == best[2] and window > best[0])):
+                best = (window, n, priority)
+        if best is None:
+            continue
+        window, n, priority = best
+        blocked = any(
+            (home, p) in last_alert
+            and abs(t - last_alert[(home, p)]) < window
+            for p in range(1, priority + 1))
+        if blocked:
+            continue
+        last_alert[(home, priority)] = t
+        alerts.append({"trigger_incident_id": incident, "priority": priority,
+                       "count": n})
+    return alerts
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["counts", "repeat-calls"])
+    parser.add_argument("source", choices=sorted(SOURCES))
+    parser.add_argument("csv")
+    parser.add_argument("--short-hours", type=int, default=72)
+    parser.add_argument("--short-threshold", type=int, default=2)
+    parser.add_argument("--short-priority", type=int, default=3)
+    parser.add_argument("--long-days", type=int, default=30)
+    parser.add_argument("--long-threshold", type=int, default=3)
+    parser.add_argument("--long-priority", type=int, default=2)
+    args = parser.parse_args()
+    src = SOURCES[args.source]
+    if args.mode == "counts":
+        json.dump(counts(src, args.csv), sys.stdout)
+        print()
+    else:
+        for alert in repeat_calls(src, args.csv, args):
+            print(json.dumps(alert))
+
+
+if __name__ == "__main__":
+    main()

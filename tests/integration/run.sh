@@ -1,0 +1,280 @@
+#!/usr/bin/env bash
+# Integration tests against a real Kafka broker and a real Redis server,
+# which this script starts on loopback ports of its own (49092, 49093,
+# 49379) in .run/test and stops on exit. Expected values come from
+# oracle.py, which reads the source files directly.
+#
+# Needs: make all, python3, Java 17 and Maven (for the broker's jars).
+# Prints "N passed, N failed" last; exits non-zero if any test failed.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+bin=$root/build/bin
+here=$root/tests/integration
+real=$root/tests/data/real
+
+export HEARTH_RUN_DIR=${HEARTH_TEST_RUN_DIR:-$root/.run/test}
+export HEARTH_KAFKA_PORT=${HEARTH_TEST_KAFKA_PORT:-49092}
+export HEARTH_KAFKA_CONTROLLER_PORT=${HEARTH_TEST_KAFKA_CONTROLLER_PORT:-49093}
+export HEARTH_REDIS_PORT=${HEARTH_TEST_REDIS_PORT:-49379}
+brokers=127.0.0.1:$HEARTH_KAFKA_PORT
+work=$HEARTH_RUN_DIR/work
+passed=0
+failed=0
+failures=()
+
+stop_services() {
+        bash deploy/local/services.sh down >/dev/null 2>&1 || true
+}
+
+start_services() {
+        stop_services
+        rm -rf "$HEARTH_RUN_DIR"
+        mkdir -p "$work"
+        bash deploy/local/services.sh up
+        (umask 077 && head -c 32 /dev/urandom | base64 >"$work/hmac.key")
+        "$bin/hearth-admin" create-topics -b "$brokers" --partitions 8
+}
+
+redis() {
+        redis-cli -p "$HEARTH_REDIS_PORT" "$@"
+}
+
+# run_test NAME: runs test_NAME, counting and reporting the result.
+run_test() {
+        local name=$1
+        echo "=== $name"
+        # Not in an if: errexit must stay active inside the test.
+        set +e
+        (set -e; "test_$name") >"$work/$name.log" 2>&1
+        local rc=$?
+        set -e
+        if [ "$rc" -eq 0 ]; then
+                passed=$((passed + 1))
+                tail -n 5 "$work/$name.log"
+                echo "--- PASS $name"
+        else
+                failed=$((failed + 1))
+                failures+=("$name")
+                tail -n 40 "$work/$name.log"
+                echo "--- FAIL $name (log: $work/$name.log)"
+        fi
+}
+
+engine() {
+        "$bin/hearth-engine" --set kafka.brokers="$brokers" \
+                --set redis.port="$HEARTH_REDIS_PORT" "$@"
+}
+
+connect() {
+        "$bin/hearth-connect" --no-progress -b "$brokers" \
+                -k "$work/hmac.key" "$@"
+}
+
+dump() {
+        "$bin/hearth-admin" dump -b "$brokers" "$@"
+}
+
+# connector_case SOURCE PROFILE FILE: loads one real file into topics of its
+# own and compares the counts with the oracle's.
+connector_case() {
+        local source=$1 profile=$2 file=$3 expected
+        local topic=it.$source.incidents dlq=it.$source.dlq
+        connect -p "connectors/profiles/$profile.json" -t "$topic" \
+                --dlq-topic "$dlq" --summary-json "$work/$source.summary" \
+                "$file"
+        dump --topic "$topic" --type incident >"$work/$source.events"
+        dump --topic "$dlq" --type dlq >"$work/$source.dlq"
+        expected=$(python3 "$here/oracle.py" counts "$source" "$file" |
+                python3 -c 'import json,sys; d=json.load(sys.stdin);
+d["delivered"]=d["records"]; print(json.dumps(d))')
+        python3 "$here/check.py" connector "$work/$source.summary" \
+                "$work/$source.events" "$work/$source.dlq" "$expected"
+}
+
+test_connector_milwaukee() {
+        connector_case milwaukee milwaukee_mpd \
+                "$real/milwaukee_mpd_2018/data.csv"
+}
+
+test_connector_berkeley() {
+        connector_case berkeley berkeley_pd \
+                "$real/berkeley_pd/calls_for_service.csv"
+}
+
+test_connector_orlando() {
+        connector_case orlando orlando_pd "$real/orlando_pd/police_calls.csv"
+        # Withheld addresses must not become one shared household.
+        python3 - "$work/orlando.events" <<'PY'
+import json, sys
+events = [json.loads(l) for l in open(sys.argv[1])]
+dv = [e for e in events if e.get("is_domestic")]
+withheld = [e for e in dv if e.get("location_withheld")]
+keyed = [e for e in dv if e.get("address_key")]
+print("orlando: %d domestic, %d withheld, %d with an address key"
+      % (len(dv), len(withheld), len(keyed)))
+sys.exit(0 if len(withheld) == 96 and not keyed else 1)
+PY
+}
+
+test_connector_bad_input() {
+        local expected
+        expected=$(python3 "$here/check.py" make-bad-input "$work/bad.csv")
+        connect -p connectors/profiles/milwaukee_mpd.json -t it.bad.incidents \
+                --dlq-topic it.bad.dlq --summary-json "$work/bad.summary" \
+                "$work/bad.csv"
+        dump --topic it.bad.incidents --type incident >"$work/bad.events"
+        dump --topic it.bad.dlq --type dlq >"$work/bad.dlq"
+        python3 "$here/check.py" connector "$work/bad.summary" \
+                "$work/bad.events" "$work/bad.dlq" "$expected"
+}
+
+test_connector_privacy() {
+        local sample=tests/data/cn_110/sample.csv secrets
+        connect -p connectors/profiles/cn_110.json -t it.cn.incidents \
+                --dlq-topic it.cn.dlq "$sample" 2>"$work/cn.stderr"
+        dump --topic it.cn.incidents --type raw >"$work/cn.raw"
+        dump --topic it.cn.incidents --type incident >"$work/cn.events"
+        # Every ID number, phone number and narrative of the sample.
+        mapfile -t secrets < <(python3 - "$sample" <<'PY'
+import csv, sys
+for row in csv.DictReader(open(sys.argv[1], encoding="utf-8-sig")):
+    for part in row["当事人身份证号"].split(";"):
+        if ":" in part:
+            print(part.split(":", 1)[1].strip())
+    for col in ("报警电话", "简要案情", "事发地址"):
+        if row[col].strip():
+            print(row[col].strip())
+PY
+)
+        test "${#secrets[@]}" -gt 10
+        python3 "$here/check.py" no-secrets "$work/cn.raw" "${secrets[@]}"
+        python3 "$here/check.py" no-secrets "$work/cn.events" "${secrets[@]}"
+        python3 "$here/check.py" no-secrets "$work/cn.stderr" "${secrets[@]}"
+}
+
+alert_topics=(hearth.alerts.p1 hearth.alerts.p2 hearth.alerts.p3
+        hearth.alerts.p4)
+
+dump_alerts() {
+        local prefix=$1 out=$2 p
+        : >"$out"
+        for p in 1 2 3 4; do
+                dump --topic "$prefix$p" --type alert >>"$out"
+        done
+}
+
+test_engine_oracle() {
+        connect -p connectors/profiles/milwaukee_mpd.json \
+                "$real/milwaukee_mpd_2018/data.csv"
+        engine --exit-at-end --stats-json "$work/engine1.stats"
+        dump_alerts hearth.alerts.p "$work/alerts1.jsonl"
+        python3 "$here/oracle.py" repeat-calls milwaukee \
+                "$real/milwaukee_mpd_2018/data.csv" >"$work/oracle.jsonl"
+        python3 "$here/check.py" alerts "$work/oracle.jsonl" \
+                "$work/alerts1.jsonl"
+        # The city's regional feed carries the same alerts.
+        dump --topic hearth.alerts.region.5553000 --type alert \
+                >"$work/region.jsonl"
+        python3 "$here/check.py" same-ids "$work/alerts1.jsonl" \
+                "$work/region.jsonl"
+}
+
+zcard_total() {
+        local prefix=$1 total=0 key n
+        while read -r key; do
+                [ -n "$key" ] || continue
+                n=$(redis ZCARD "$key")
+                total=$((total + n))
+        done < <(redis --scan --pattern "$prefix{p*}:rc:*")
+        echo "$total"
+}
+
+test_replay_twice() {
+        local before after
+        before=$(zcard_total hearth:)
+        # The same file again: new offsets, same incident ids.
+        connect -p connectors/profiles/milwaukee_mpd.json \
+                "$real/milwaukee_mpd_2018/data.csv"
+        engine --exit-at-end --stats-json "$work/engine2.stats"
+        after=$(zcard_total hearth:)
+        echo "household sorted sets: $before members before, $after after"
+        test "$before" -gt 0
+        test "$before" -eq "$after"
+        python3 - "$work/engine2.stats" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+print("second run: %d events, %d alerts" % (s["events"], s["alerts"]))
+sys.exit(0 if s["events"] == 33968 and s["alerts"] == 0 else 1)
+PY
+        # A fresh state replaying both copies yields the same alert ids.
+        engine --exit-at-end --set redis.key_prefix=replay: \
+                --set kafka.group_id=replay \
+                --set topics.priority_template='replay.alerts.p{priority}' \
+                --set topics.region_template=
+        dump_alerts replay.alerts.p "$work/replay.jsonl"
+        python3 "$here/check.py" same-ids "$work/alerts1.jsonl" \
+                "$work/replay.jsonl"
+}
+
+progress_total() {
+        local total=0 key n
+        while read -r key; do
+                [ -n "$key" ] || continue
+                n=$(redis HGET "$key" offset)
+                total=$((total + ${n:-0}))
+        done < <(redis --scan --pattern 'kill:{p*}:progress')
+        echo "$total"
+}
+
+test_kill_restart() {
+        local kills=0 last=0 now pid waited
+        local opts=(--set redis.key_prefix=kill: --set kafka.group_id=kill
+                --set kafka.group_instance_id=kill-1
+                --set engine.batch_max_events=50
+                --set topics.priority_template='kill.alerts.p{priority}'
+                --set topics.region_template=)
+        while [ "$kills" -lt 8 ]; do
+                engine "${opts[@]}" >>"$work/kill.engine.log" 2>&1 &
+                pid=$!
+                waited=0
+                # Kill once the engine has applied a few more batches.
+                while now=$(progress_total) &&
+                        [ "$now" -lt $((last + 2000 + RANDOM % 3000)) ] &&
+                        [ "$waited" -lt 300 ]; do
+                        sleep 0.1
+                        waited=$((waited + 1))
+                done
+                kill -KILL "$pid"
+                wait "$pid" 2>/dev/null || true
+                kills=$((kills + 1))
+                last=$(progress_total)
+                echo "kill $kills: $last input offsets applied"
+        done
+        engine "${opts[@]}" --exit-at-end >>"$work/kill.engine.log" 2>&1
+        dump_alerts kill.alerts.p "$work/kill.jsonl"
+        python3 "$here/check.py" same-ids "$work/replay.jsonl" \
+                "$work/kill.jsonl"
+}
+
+main() {
+        trap stop_services EXIT
+        start_services
+        run_test connector_milwaukee
+        run_test connector_berkeley
+        run_test connector_orlando
+        run_test connector_bad_input
+        run_test connector_privacy
+        run_test engine_oracle
+        run_test replay_twice
+        run_test kill_restart
+        echo
+        if [ "$failed" -gt 0 ]; then
+                echo "failed: ${failures[*]}"
+        fi
+        echo "integration: $passed passed, $failed failed"
+        [ "$failed" -eq 0 ]
+}
+
+main "$@"
