@@ -102,6 +102,52 @@ static const option_def_t options[] = {
         {"models.repeat_calls.max_incident_ids", OPT_INT,
          OFF(rc_max_incident_ids), "50", 1, 10000, "ids",
          "Most recent incident ids listed in one alert."},
+        {"models.special_circumstances.enabled", OPT_BOOL, OFF(sc_enabled),
+         "true", 0, 0, "", "Run the special-circumstances model."},
+        {"models.special_circumstances.lethal_flags", OPT_STRING,
+         OFF(sc_lethal_flags),
+         "weapon,firearm,strangulation,threat_to_kill,victim_fears_death", 0,
+         0, "", "Comma-separated RiskFlags field names. Any one of them on "
+                "a domestic incident raises an alert, and an empty list "
+                "disables this rule."},
+        {"models.special_circumstances.lethal_priority", OPT_INT,
+         OFF(sc_lethal_priority), "1", 1, 4, "",
+         "Priority of a lethal-flag alert (1 highest)."},
+        {"models.special_circumstances.combined_flags", OPT_STRING,
+         OFF(sc_combined_flags),
+         "injury,children_present,suicide_threat,intoxication,pregnancy,"
+         "separation,stalking,escalation", 0, 0, "",
+         "Comma-separated RiskFlags field names counted together, none of "
+         "them a lethal flag. An empty list disables this rule."},
+        {"models.special_circumstances.combined_threshold", OPT_INT,
+         OFF(sc_combined_threshold), "4", 1, 64, "flags",
+         "Number of combined flags on one incident that raises an alert, at "
+         "most the number of names in combined_flags."},
+        {"models.special_circumstances.combined_priority", OPT_INT,
+         OFF(sc_combined_priority), "2", 1, 4, "",
+         "Priority of a combined-flags alert (1 highest)."},
+        {"models.special_circumstances.dedup_window_days", OPT_INT,
+         OFF(sc_dedup_window_d), "30", 1, 3650, "d",
+         "An incident alerts at most once per priority within this window "
+         "of event time."},
+        {"models.repeat_dispositions.enabled", OPT_BOOL, OFF(rd_enabled),
+         "true", 0, 0, "", "Run the repeat-dispositions model."},
+        {"models.repeat_dispositions.dispositions", OPT_STRING,
+         OFF(rd_dispositions), "MEDIATED,WARNED", 0, 0, "",
+         "Comma-separated Disposition names whose domestic incidents are "
+         "counted."},
+        {"models.repeat_dispositions.window_days", OPT_INT, OFF(rd_window_d),
+         "90", 1, 3650, "d",
+         "Window for counted incidents at one household."},
+        {"models.repeat_dispositions.threshold", OPT_INT, OFF(rd_threshold),
+         "2", 2, 1000, "incidents",
+         "Number of counted incidents in the window that raises an alert."},
+        {"models.repeat_dispositions.priority", OPT_INT, OFF(rd_priority),
+         "3", 1, 4, "", "Priority of a repeat-dispositions alert (1 "
+                        "highest)."},
+        {"models.repeat_dispositions.max_incident_ids", OPT_INT,
+         OFF(rd_max_incident_ids), "50", 1, 10000, "ids",
+         "Most recent incident ids listed in one alert."},
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -296,6 +342,12 @@ int hearth_config_validate(const hearth_config_t *cfg, char *errstr,
         if (!*cfg->kafka_brokers || !*cfg->input_topic || !*cfg->group_id) {
                 snprintf(errstr, errstr_size, "options kafka.brokers, "
                          "topics.input and kafka.group_id must not be empty");
+                return -1;
+        }
+        /* Key buffers hold the prefix, "{p1023}:" and a model's suffix. */
+        if (strlen(cfg->key_prefix) > 64) {
+                snprintf(errstr, errstr_size, "option redis.key_prefix is "
+                         "longer than 64 bytes");
                 return -1;
         }
         if (!strstr(cfg->priority_topic_template, "{priority}")) {

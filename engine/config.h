@@ -51,6 +51,21 @@ typedef struct hearth_config {
         int64_t rc_long_threshold;
         int64_t rc_long_priority;
         int64_t rc_max_incident_ids;
+        /* Special circumstances model */
+        bool sc_enabled;
+        char *sc_lethal_flags;
+        int64_t sc_lethal_priority;
+        char *sc_combined_flags;
+        int64_t sc_combined_threshold;
+        int64_t sc_combined_priority;
+        int64_t sc_dedup_window_d;
+        /* Repeat dispositions model */
+        bool rd_enabled;
+        char *rd_dispositions;
+        int64_t rd_window_d;
+        int64_t rd_threshold;
+        int64_t rd_priority;
+        int64_t rd_max_incident_ids;
 } hearth_config_t;
 
 /* Fills cfg with every default. Free with hearth_config_free(). */

@@ -7,9 +7,13 @@
 #include "models/model.h"
 
 extern const hearth_model_ops_t hearth_model_repeat_calls;
+extern const hearth_model_ops_t hearth_model_special_circumstances;
+extern const hearth_model_ops_t hearth_model_repeat_dispositions;
 
 const hearth_model_ops_t *const hearth_models[] = {
         &hearth_model_repeat_calls,
+        &hearth_model_special_circumstances,
+        &hearth_model_repeat_dispositions,
         NULL,
 };
 

@@ -9,10 +9,14 @@
  * priority P is suppressed when the household already had an alert at P or
  * a more urgent priority less than P's window earlier (in event time).
  *
- * State, per household subject S in input partition N:
+ * An incident belongs to the household of its first event, even when a
+ * later event of it carries another address.
+ *
+ * State, per household subject S and incident I in input partition N:
  *   <prefix>{pN}:rc:S       sorted set: incident id -> event time (ms)
  *   <prefix>{pN}:rc.sup:S   hash: priority -> event time of its last alert
- * Both expire after the long window plus the allowed lateness.
+ *   <prefix>{pN}:rc.i:I     hash: "h" -> the household I was counted for
+ * All expire after the long window plus the allowed lateness.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -66,30 +70,56 @@ static void rc_destroy(void *self)
         free(self);
 }
 
-static bool keys_for(const hearth_event_t *e, hearth_batch_t *b, char *zkey,
-                     char *skey, size_t size)
+typedef struct rc_keys {
+        char subject[HEARTH_SUBJECT_MAX];
+        char incidents[256];    /* sorted set of the household */
+        char suppression[256];
+        char incident[256];     /* household the incident was counted for */
+} rc_keys_t;
+
+static bool keys_for(const hearth_event_t *e, hearth_batch_t *b,
+                     rc_keys_t *k)
 {
-        char subject[HEARTH_SUBJECT_MAX], suffix[HEARTH_SUBJECT_MAX + 16];
+        char suffix[160];
 
         if (!e->msg->is_domestic ||
-            !hearth_household_key(e->msg, subject, sizeof(subject)))
+            !hearth_household_key(e->msg, k->subject, sizeof(k->subject)))
                 return false;
-        snprintf(suffix, sizeof(suffix), "rc:%s", subject);
-        hearth_batch_key(b, e->partition, suffix, zkey, size);
-        snprintf(suffix, sizeof(suffix), "rc.sup:%s", subject);
-        hearth_batch_key(b, e->partition, suffix, skey, size);
+        snprintf(suffix, sizeof(suffix), "rc:%s", k->subject);
+        hearth_batch_key(b, e->partition, suffix, k->incidents,
+                         sizeof(k->incidents));
+        snprintf(suffix, sizeof(suffix), "rc.sup:%s", k->subject);
+        hearth_batch_key(b, e->partition, suffix, k->suppression,
+                         sizeof(k->suppression));
+        snprintf(suffix, sizeof(suffix), "rc.i:%s", e->msg->incident_id);
+        hearth_batch_key(b, e->partition, suffix, k->incident,
+                         sizeof(k->incident));
         return true;
 }
 
 static void rc_plan(void *self, hearth_batch_t *b, const hearth_event_t *e)
 {
-        char zkey[256], skey[256];
+        rc_keys_t k;
 
         (void)self;
-        if (!keys_for(e, b, zkey, skey, sizeof(zkey)))
+        if (!keys_for(e, b, &k))
                 return;
-        hearth_batch_need_zset(b, zkey);
-        hearth_batch_need_hash(b, skey);
+        hearth_batch_need_zset(b, k.incidents);
+        hearth_batch_need_hash(b, k.suppression);
+        hearth_batch_need_hash(b, k.incident);
+}
+
+/* Returns false when the incident was already counted for another
+ * household; records the household on first sight. */
+static bool claim_incident(repeat_calls_t *m, hearth_batch_t *b,
+                           const rc_keys_t *k)
+{
+        const char *owner = hearth_hash_get(b, k->incident, "h");
+
+        if (owner)
+                return strcmp(owner, k->subject) == 0;
+        hearth_hash_set(b, k->incident, "h", k->subject, m->ttl_ms);
+        return true;
 }
 
 /* Picks the most urgent rule that holds; NULL when none does. */
@@ -192,25 +222,27 @@ static void rc_apply(void *self, hearth_batch_t *b, const hearth_event_t *e,
                      hearth_emit_fn emit, void *emit_ctx)
 {
         repeat_calls_t *m = self;
-        char zkey[256], skey[256], value[32], field[8];
+        char value[32], field[8];
         int64_t t = e->msg->event_time_ms;
         const rule_t *rule;
         uint32_t count = 0;
+        rc_keys_t k;
 
-        if (!keys_for(e, b, zkey, skey, sizeof(zkey)))
+        if (!keys_for(e, b, &k) || !claim_incident(m, b, &k))
                 return;
-        if (!hearth_zset_add_nx(b, zkey, e->msg->incident_id, t, m->ttl_ms))
+        if (!hearth_zset_add_nx(b, k.incidents, e->msg->incident_id, t,
+                                m->ttl_ms))
                 return;
-        hearth_zset_trim(b, zkey, t - m->ttl_ms);
+        hearth_zset_trim(b, k.incidents, t - m->ttl_ms);
         if (e->late)
                 return;
-        rule = pick_rule(m, b, zkey, t, &count);
-        if (!rule || suppressed(b, skey, rule, t))
+        rule = pick_rule(m, b, k.incidents, t, &count);
+        if (!rule || suppressed(b, k.suppression, rule, t))
                 return;
         snprintf(value, sizeof(value), "%" PRId64, t);
         snprintf(field, sizeof(field), "%d", rule->priority);
-        hearth_hash_set(b, skey, field, value, m->ttl_ms);
-        emit_alert(m, b, e, zkey, rule, count, emit, emit_ctx);
+        hearth_hash_set(b, k.suppression, field, value, m->ttl_ms);
+        emit_alert(m, b, e, k.incidents, rule, count, emit, emit_ctx);
 }
 
 const hearth_model_ops_t hearth_model_repeat_calls = {

@@ -5,7 +5,8 @@ non-zero on a mismatch.
   check.py make-bad-input FILE        write a Milwaukee-format file with
                                       known good and bad records
   check.py connector SUMMARY DUMP DLQ_DUMP EXPECTED_JSON
-  check.py alerts ORACLE_JSONL DUMP... compare (trigger, priority, count)
+  check.py alerts ORACLE_JSONL DUMP... compare (model, trigger, priority,
+                                      count)
   check.py same-ids DUMP_A DUMP_B     equal sets of alert ids
   check.py no-secrets FILE SECRET...  none of the strings appear in FILE
 """
@@ -106,13 +107,14 @@ def alert_tuples(paths):
             priority = a["priority"]
             if isinstance(priority, str):
                 priority = int(priority.lstrip("P"))
-            tuples[(a["trigger_incident_id"], priority, a["count"])] += 1
+            tuples[(a["model"], a["trigger_incident_id"], priority,
+                    a["count"])] += 1
     return tuples, ids
 
 
 def alerts(oracle_path, dumps):
     want = collections.Counter(
-        (a["trigger_incident_id"], a["priority"], a["count"])
+        (a["model"], a["trigger_incident_id"], a["priority"], a["count"])
         for a in read_jsonl(oracle_path))
     got, ids = alert_tuples(dumps)
     missing = want - got

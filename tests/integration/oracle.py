@@ -5,15 +5,16 @@ Reads a source CSV directly with Python's csv module and computes what the
 pipeline must produce, without any hearth code:
 
   counts       records, domestic records, and records that must be rejected
-  repeat-calls the (trigger incident id, priority, count) of every
-               repeat-calls alert, by the documented rules
+  alerts       the (model, trigger incident id, priority, count) of every
+               alert of the repeat-calls and special-circumstances models,
+               by the documented rules
 
-Usage: oracle.py counts PROFILE CSV
-       oracle.py repeat-calls PROFILE CSV [--short-hours 72 --short-threshold 2
+Usage: oracle.py counts SOURCE CSV
+       oracle.py alerts SOURCE CSV [--short-hours 72 --short-threshold 2
                  --short-priority 3 --long-days 30 --long-threshold 3
                  --long-priority 2]
 
-PROFILE is one of milwaukee, berkeley, orlando. The rules are restated here
+SOURCE is one of milwaukee, berkeley, orlando. The rules are restated here
 on purpose rather than read from the connector profiles.
 """
 import argparse
@@ -36,6 +37,9 @@ SOURCES = {
         "ignored": {"2920 N 4TH ST", "2333 N 49TH ST", "3626 W FOND DU LAC AV",
                     "245 W LINCOLN AV", "749 W STATE ST"},
         "withheld": set(),
+        # Natures that report a weapon, a firearm or a hostage situation:
+        # each is a lethality factor, so each incident alerts once at P1.
+        "lethal": r"WEAPON|RECK USE OF W|ARMED|GUN|CUT|HOSTAGE",
     },
     "berkeley": {
         "id": "CASENO",
@@ -135,14 +139,34 @@ def repeat_calls(src, path, args):
         if blocked:
             continue
         last_alert[(home, priority)] = t
-        alerts.append({"trigger_incident_id": incident, "priority": priority,
+        alerts.append({"model": "repeat_calls",
+                       "trigger_incident_id": incident, "priority": priority,
                        "count": n})
+    return alerts
+
+
+def special_circumstances(src, path):
+    """One P1 per domestic incident whose category names a lethality
+    factor. No source here carries four of the other flags."""
+    if "lethal" not in src:
+        return []
+    seen = set()
+    alerts = []
+    for _, row in read_rows(path):
+        incident = row[src["id"]].strip()
+        if (not src["domestic"](row) or incident in seen
+                or not re.search(src["lethal"], row["nature"])):
+            continue
+        seen.add(incident)
+        alerts.append({"model": "special_circumstances",
+                       "trigger_incident_id": incident, "priority": 1,
+                       "count": 1})
     return alerts
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["counts", "repeat-calls"])
+    parser.add_argument("mode", choices=["counts", "alerts"])
     parser.add_argument("source", choices=sorted(SOURCES))
     parser.add_argument("csv")
     parser.add_argument("--short-hours", type=int, default=72)
@@ -157,7 +181,8 @@ def main():
         json.dump(counts(src, args.csv), sys.stdout)
         print()
     else:
-        for alert in repeat_calls(src, args.csv, args):
+        for alert in (repeat_calls(src, args.csv, args)
+                      + special_circumstances(src, args.csv)):
             print(json.dumps(alert))
 
 

@@ -170,7 +170,7 @@ test_engine_oracle() {
                 "$real/milwaukee_mpd_2018/data.csv"
         engine --exit-at-end --stats-json "$work/engine1.stats"
         dump_alerts hearth.alerts.p "$work/alerts1.jsonl"
-        python3 "$here/oracle.py" repeat-calls milwaukee \
+        python3 "$here/oracle.py" alerts milwaukee \
                 "$real/milwaukee_mpd_2018/data.csv" >"$work/oracle.jsonl"
         python3 "$here/check.py" alerts "$work/oracle.jsonl" \
                 "$work/alerts1.jsonl"
