@@ -25,6 +25,13 @@ failed=0
 failures=()
 
 stop_services() {
+        local pid
+        # Engines a failed test left running in the background.
+        if [ -f "$work/engine.pids" ]; then
+                while read -r pid; do
+                        kill -KILL "$pid" 2>/dev/null || true
+                done <"$work/engine.pids"
+        fi
         bash deploy/local/services.sh down >/dev/null 2>&1 || true
 }
 
@@ -236,8 +243,13 @@ test_kill_restart() {
                 --set topics.priority_template='kill.alerts.p{priority}'
                 --set topics.region_template=)
         while [ "$kills" -lt 8 ]; do
-                engine "${opts[@]}" >>"$work/kill.engine.log" 2>&1 &
+                # Started directly, not through engine(), so $! is the
+                # engine's own pid and SIGKILL reaches it.
+                "$bin/hearth-engine" --set kafka.brokers="$brokers" \
+                        --set redis.port="$HEARTH_REDIS_PORT" "${opts[@]}" \
+                        >>"$work/kill.engine.log" 2>&1 &
                 pid=$!
+                echo "$pid" >>"$work/engine.pids"
                 waited=0
                 # Kill once the engine has applied a few more batches, so
                 # the kills spread over the 67,936 input messages.
@@ -250,6 +262,10 @@ test_kill_restart() {
                 done
                 kill -KILL "$pid"
                 wait "$pid" 2>/dev/null || true
+                if kill -0 "$pid" 2>/dev/null; then
+                        echo "engine $pid survived SIGKILL"
+                        return 1
+                fi
                 kills=$((kills + 1))
                 last=$(progress_total)
                 echo "kill $kills: $last input offsets applied"
