@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Integration tests against a real Kafka broker and a real Redis server,
-# which this script starts on loopback ports of its own (49092, 49093,
-# 49379) in .run/test and stops on exit. Expected values come from
+# which this script starts on loopback ports of its own (19092, 19093,
+# 19379: below Linux's ephemeral range, so no client connection holds
+# them) in .run/test and stops on exit. Expected values come from
 # oracle.py, which reads the source files directly.
 #
 # Needs: make all, python3, Java 17 and Maven (for the broker's jars).
@@ -15,9 +16,9 @@ here=$root/tests/integration
 real=$root/tests/data/real
 
 export HEARTH_RUN_DIR=${HEARTH_TEST_RUN_DIR:-$root/.run/test}
-export HEARTH_KAFKA_PORT=${HEARTH_TEST_KAFKA_PORT:-49092}
-export HEARTH_KAFKA_CONTROLLER_PORT=${HEARTH_TEST_KAFKA_CONTROLLER_PORT:-49093}
-export HEARTH_REDIS_PORT=${HEARTH_TEST_REDIS_PORT:-49379}
+export HEARTH_KAFKA_PORT=${HEARTH_TEST_KAFKA_PORT:-19092}
+export HEARTH_KAFKA_CONTROLLER_PORT=${HEARTH_TEST_KAFKA_CONTROLLER_PORT:-19093}
+export HEARTH_REDIS_PORT=${HEARTH_TEST_REDIS_PORT:-19379}
 brokers=127.0.0.1:$HEARTH_KAFKA_PORT
 work=$HEARTH_RUN_DIR/work
 passed=0
