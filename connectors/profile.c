@@ -133,11 +133,45 @@ static char **parse_string_list(loader_t *l, json_t *v, const char *option,
 }
 
 /* Returns true when re was compiled, and so must be freed with regfree. */
+/*
+ * Rejects patterns that make glibc's regcomp use memory exponentially:
+ * stacked quantifiers such as "a++++" (undefined in POSIX extended
+ * syntax anyway) and very long patterns.
+ */
+static bool regex_acceptable(loader_t *l, const char *pattern,
+                             const char *option)
+{
+        const char *quantifiers = "*+?{";
+
+        if (strlen(pattern) > 512) {
+                fail(l, option, "regular expression is longer than 512 "
+                                "bytes");
+                return false;
+        }
+        for (const char *c = pattern; *c && c[1]; c++) {
+                if (*c == '\\') {
+                        c++;    /* an escaped character is a literal */
+                        continue;
+                }
+                if ((strchr(quantifiers, *c) || *c == '}') &&
+                    strchr(quantifiers, c[1])) {
+                        fail(l, option, "regular expression has a quantifier "
+                                        "right after another");
+                        return false;
+                }
+        }
+        return true;
+}
+
 static bool compile_regex_flags(loader_t *l, regex_t *re, const char *pattern,
                                 const char *option, int cflags)
 {
         char msg[128];
-        int rc = regcomp(re, pattern, REG_EXTENDED | cflags);
+        int rc;
+
+        if (!regex_acceptable(l, pattern, option))
+                return false;
+        rc = regcomp(re, pattern, REG_EXTENDED | cflags);
 
         if (rc != 0) {
                 regerror(rc, re, msg, sizeof(msg));

@@ -47,7 +47,8 @@ static int bind_header(hearth_source_t *src, hearth_csv_record_t *header,
                 if (!conv) {
                         names[i] = strndup(header->fields[i],
                                            header->lengths[i]);
-                        lengths[i] = header->lengths[i];
+                        /* strndup stops at a NUL byte inside the field. */
+                        lengths[i] = strlen(names[i]);
                 }
         }
         rc = hearth_profile_bind_header(p, names, lengths, header->nfields,

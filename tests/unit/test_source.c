@@ -205,6 +205,55 @@ START_TEST(gb18030_invalid_bytes_rejected)
 }
 END_TEST
 
+START_TEST(header_with_nul_byte_reports_missing_column)
+{
+        static const char in[] = "\0\0,time,type\nA1,x,DV\n";
+        char errstr[256];
+        const char *profile =
+                "{\"name\": \"nul\", \"incident_id\": \"id\","
+                " \"domestic\": true, \"events\": [{\"type\":"
+                " \"CALL_RECEIVED\", \"time\": {\"column\": \"time\"}}]}";
+        hearth_profile_t *p = hearth_profile_parse(profile, strlen(profile),
+                                                   errstr, sizeof(errstr));
+        FILE *fp = fmemopen((void *)in, sizeof(in) - 1, "r");
+        hearth_source_t *src;
+
+        ck_assert_ptr_nonnull(p);
+        src = hearth_source_open(fp, p, errstr, sizeof(errstr));
+        ck_assert_ptr_null(src);
+        ck_assert_ptr_nonnull(strstr(errstr, "column \"id\""));
+        fclose(fp);
+        hearth_profile_free(p);
+}
+END_TEST
+
+START_TEST(stacked_regex_quantifiers_rejected)
+{
+        char errstr[256];
+        const char *profile =
+                "{\"name\": \"re\", \"incident_id\": \"id\","
+                " \"domestic\": {\"column\": \"c\", \"regex\": \"t+++r\"},"
+                " \"events\": [{\"type\": \"CALL_RECEIVED\","
+                " \"time\": {\"column\": \"t\"}}]}";
+        const char *escaped =
+                "{\"name\": \"re\", \"incident_id\": \"id\","
+                " \"domestic\": {\"column\": \"c\", \"regex\": \"a\\\\++\"},"
+                " \"events\": [{\"type\": \"CALL_RECEIVED\","
+                " \"time\": {\"column\": \"t\"}}]}";
+        hearth_profile_t *p;
+
+        p = hearth_profile_parse(profile, strlen(profile), errstr,
+                                 sizeof(errstr));
+        ck_assert_ptr_null(p);
+        ck_assert_ptr_nonnull(strstr(errstr, "domestic.regex"));
+        ck_assert_ptr_nonnull(strstr(errstr, "quantifier"));
+        p = hearth_profile_parse(escaped, strlen(escaped), errstr,
+                                 sizeof(errstr));
+        ck_assert_msg(p != NULL, "%s", errstr);
+        hearth_profile_free(p);
+}
+END_TEST
+
 Suite *hearth_test_source_suite(void)
 {
         Suite *s = suite_create("source");
@@ -214,6 +263,8 @@ Suite *hearth_test_source_suite(void)
         tcase_add_test(tc, jsonl_bad_records);
         tcase_add_test(tc, gb18030_converted_to_utf8);
         tcase_add_test(tc, gb18030_invalid_bytes_rejected);
+        tcase_add_test(tc, header_with_nul_byte_reports_missing_column);
+        tcase_add_test(tc, stacked_regex_quantifiers_rejected);
         suite_add_tcase(s, tc);
         return s;
 }
