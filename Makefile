@@ -140,3 +140,64 @@ docs: $(BUILD)/bin/hearth-engine
 	  echo "JSON object with these names, dotted or nested; \`--set NAME=VALUE\`"; \
 	  echo "overrides one option."; echo; \
 	  $(BUILD)/bin/hearth-engine --help-config; } > engine/CONFIG.md
+
+# libFuzzer targets (tests/fuzz/README.md). The library is compiled again
+# with clang into $(FUZZ_BUILD), because libFuzzer needs clang's coverage
+# instrumentation. `make fuzz` installs clang when it is missing, builds
+# every target, runs each one's regression inputs once and then fuzzes it
+# for FUZZ_SECONDS. It fails if a regression input or a fuzzing run fails
+# (crash, sanitizer report, leak, timeout or out of memory).
+FUZZ_CC ?= clang
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= csv profile mapper config incident
+FUZZ_PKGS := rdkafka hiredis libprotobuf-c jansson libcrypto
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
+            -fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 $(FUZZ_SAN) \
+              -fsanitize=fuzzer-no-link -Wall -Wextra -I$(BUILD)/gen -I. \
+              $(shell pkg-config --cflags $(FUZZ_PKGS) 2>/dev/null)
+FUZZ_LIBS = $(shell pkg-config --libs $(FUZZ_PKGS) 2>/dev/null) \
+            -lpthread -lm
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,\
+                  $(filter-out bench/%,$(LIB_SRC))) \
+                $(patsubst $(BUILD)/gen/%.c,$(FUZZ_BUILD)/obj/gen/%.o,$(GEN_C))
+FUZZ_BINS := $(patsubst %,$(FUZZ_BUILD)/bin/fuzz_%,$(FUZZ_TARGETS))
+# Keep the targets' objects, which make would delete as intermediate.
+.SECONDARY: $(patsubst %,$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o,$(FUZZ_TARGETS))
+
+fuzz:
+	bash tests/fuzz/install-clang.sh $(FUZZ_CC)
+	$(MAKE) $(FUZZ_BINS)
+	bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+$(FUZZ_BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/obj/%.o: %.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_TARGET_CFLAGS) -MMD -MP -c $< -o $@
+
+# The targets themselves must build without warnings.
+$(FUZZ_BUILD)/obj/tests/fuzz/%.o: FUZZ_TARGET_CFLAGS := -Werror
+$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_mapper.o: FUZZ_TARGET_CFLAGS := -Werror \
+        -DHEARTH_FUZZ_PROFILE='"$(CURDIR)/connectors/profiles/milwaukee_mpd.json"'
+
+$(FUZZ_BUILD)/libhearth.a: $(FUZZ_LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/bin/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o \
+                          $(FUZZ_BUILD)/libhearth.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) $^ $(FUZZ_LIBS) -o $@
+
+# Writes the incident target's seeds; see tests/fuzz/README.md.
+$(FUZZ_BUILD)/bin/make_incident_seeds: tests/fuzz/make_incident_seeds.c \
+                                       $(BUILD)/gen/hearth/v1/incident.pb-c.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c11 -g -Wall -Wextra -Werror -I$(BUILD)/gen $^ \
+		$(FUZZ_LIBS) -o $@
+
+-include $(shell find $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)

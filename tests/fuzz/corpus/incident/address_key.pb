@@ -1,0 +1,4 @@
+
+FZ-2024-000001€¸ž†€2 ˆßž†€2*9929901:990101Rk1:AAAAAAAAAAAAAAAAAAAAAAz
+DVDOMESTIC DISTURBANCE€ª
+	fuzz_seedseed.csv
