@@ -120,9 +120,8 @@ services-down:
 	bash deploy/local/services.sh down
 
 format:
-	@command -v clang-format >/dev/null || { \
-		echo "format: clang-format is missing; run: apt-get install clang-format"; \
-		exit 1; }
+	@command -v clang-format >/dev/null || \
+		HEARTH_EXTRA_PACKAGES=clang-format bash deploy/install-deps.sh
 	clang-format -i $(ALL_SRC) $(TEST_SRC) tests/unit/runner.c \
 		$(wildcard engine/common/*.h engine/*.h models/*.h connectors/*.h \
 		           bench/*.h tests/unit/*.h)

@@ -12,6 +12,9 @@ packages=(
         maven openjdk-17-jre-headless
         python3 tzdata valgrind gnuplot-nox
 )
+# Tools only some targets need (make format) are added by name.
+# shellcheck disable=SC2206
+packages+=(${HEARTH_EXTRA_PACKAGES:-})
 
 missing=()
 for pkg in "${packages[@]}"; do
