@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +34,8 @@ typedef struct partition_progress {
         int64_t max_event_time; /* INT64_MIN when none yet */
         int64_t next_offset;    /* after this batch */
         bool present;
-        char key[160];
-        char outbox_key[160];
+        char *key;              /* progress hash; NULL until first used */
+        char *outbox_key;
         hearth_out_list_t out;  /* this batch's messages of the partition */
 } partition_progress_t;
 
@@ -50,6 +51,14 @@ struct hearth_engine {
         hearth_event_t *events;
         const char **reasons;   /* per input message: NULL or why rejected */
         size_t cap_events;
+        /* Decoded events of the current batch, freed all at once. */
+        hearth_arena_t *decoded;
+        ProtobufCAllocator decode_allocator;
+        unsigned char *envelope;        /* outbox entry being encoded */
+        size_t envelope_cap;
+        char priority_topics[5][256];   /* by priority 1 to 4 */
+        char region_city[64];           /* city of region_topic */
+        char region_topic[256];
 };
 
 void hearth_out_list_clear(hearth_out_list_t *l)
@@ -62,22 +71,79 @@ void hearth_out_list_clear(hearth_out_list_t *l)
         l->n = 0;
 }
 
-static void out_add(hearth_out_list_t *l, const char *topic, const char *key,
-                    const void *payload, size_t len, int32_t partition)
+static hearth_out_msg_t *out_push(hearth_out_list_t *l)
 {
-        hearth_out_msg_t *m;
-
         if (l->n == l->cap) {
                 l->cap = l->cap ? l->cap * 2 : 64;
                 l->msgs = realloc(l->msgs, l->cap * sizeof(*l->msgs));
         }
-        m = &l->msgs[l->n++];
+        return &l->msgs[l->n++];
+}
+
+static void out_add(hearth_out_list_t *l, const char *topic, const char *key,
+                    const void *payload, size_t len, int32_t partition)
+{
+        hearth_out_msg_t *m = out_push(l);
+
         m->topic = strdup(topic);
         m->key = strdup(key ? key : "");
         m->payload = malloc(len ? len : 1);
         memcpy(m->payload, payload, len);
         m->len = len;
         m->source_partition = partition;
+}
+
+/* Moves the messages of from to the end of to, leaving from empty. */
+static void out_move(hearth_out_list_t *to, hearth_out_list_t *from)
+{
+        for (size_t i = 0; i < from->n; i++)
+                *out_push(to) = from->msgs[i];
+        from->n = 0;
+}
+
+static void *decode_alloc(void *arena, size_t size)
+{
+        return hearth_arena_alloc(arena, size);
+}
+
+static void decode_free(void *arena, void *pointer)
+{
+        (void)arena;    /* released by hearth_arena_reset() */
+        (void)pointer;
+}
+
+static void cache_topics(hearth_engine_t *e)
+{
+        char value[16];
+
+        for (int p = 1; p <= 4; p++) {
+                snprintf(value, sizeof(value), "%d", p);
+                hearth_topic_from_template(e->cfg->priority_topic_template,
+                                           "{priority}", value,
+                                           e->priority_topics[p],
+                                           sizeof(e->priority_topics[p]));
+        }
+}
+
+/* Returns a partition's key with a short suffix, malloc'd. */
+static char *make_key(hearth_engine_t *e, int32_t partition,
+                      const char *suffix)
+{
+        /* The prefix has no length limit: size the key to it. */
+        size_t size = strlen(e->cfg->key_prefix) + strlen(suffix) + 16;
+
+        return hearth_batch_key(e->batch, partition, suffix, malloc(size),
+                                size);
+}
+
+/* Makes the progress and outbox keys of a partition on its first batch. */
+static void partition_keys(hearth_engine_t *e, partition_progress_t *p,
+                           int32_t partition)
+{
+        if (p->key)
+                return;
+        p->key = make_key(e, partition, "progress");
+        p->outbox_key = make_key(e, partition, "outbox");
 }
 
 hearth_engine_t *hearth_engine_new(const hearth_config_t *cfg,
@@ -92,6 +158,13 @@ hearth_engine_t *hearth_engine_new(const hearth_config_t *cfg,
         e->state = state;
         e->batch = hearth_batch_new(state);
         e->parts = calloc(HEARTH_MAX_PARTITIONS, sizeof(*e->parts));
+        e->decoded = hearth_arena_new((size_t)4 << 20);
+        e->decode_allocator = (ProtobufCAllocator){
+                .alloc = decode_alloc,
+                .free = decode_free,
+                .allocator_data = e->decoded,
+        };
+        cache_topics(e);
         for (size_t i = 0; hearth_models[i]; i++) {
                 void *self = hearth_models[i]->create(cfg);
 
@@ -114,10 +187,14 @@ void hearth_engine_free(hearth_engine_t *e)
         for (int i = 0; i < HEARTH_MAX_PARTITIONS; i++) {
                 hearth_out_list_clear(&e->parts[i].out);
                 free(e->parts[i].out.msgs);
+                free(e->parts[i].key);
+                free(e->parts[i].outbox_key);
         }
         free(e->parts);
         free(e->events);
         free(e->reasons);
+        free(e->envelope);
+        hearth_arena_free(e->decoded);
         hearth_batch_free(e->batch);
         free(e);
 }
@@ -125,6 +202,25 @@ void hearth_engine_free(hearth_engine_t *e)
 const hearth_engine_stats_t *hearth_engine_stats(const hearth_engine_t *e)
 {
         return &e->stats;
+}
+
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+        sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+/*
+ * Returns SHA-256, fetched from the provider once: EVP_sha256() makes
+ * every EVP_DigestInit_ex() fetch it again in OpenSSL 3, which cost more
+ * than hashing an alert's few bytes.
+ */
+static const EVP_MD *sha256(void)
+{
+        pthread_once(&sha256_once, fetch_sha256);
+        return sha256_md ? sha256_md : EVP_sha256();
 }
 
 void hearth_alert_id(const char *model, const char *subject, int priority,
@@ -139,15 +235,18 @@ void hearth_alert_id(const char *model, const char *subject, int priority,
         snprintf(prio, sizeof(prio), "%d", priority);
         if (!ctx)
                 abort();
-        EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+        EVP_DigestInit_ex(ctx, sha256(), NULL);
         EVP_DigestUpdate(ctx, model, strlen(model) + 1);
         EVP_DigestUpdate(ctx, subject, strlen(subject) + 1);
         EVP_DigestUpdate(ctx, prio, strlen(prio) + 1);
         EVP_DigestUpdate(ctx, incident_id, strlen(incident_id));
         EVP_DigestFinal_ex(ctx, digest, &digest_len);
         EVP_MD_CTX_free(ctx);
-        for (int i = 0; i < 16; i++)
-                snprintf(out + 2 * i, 3, "%02x", digest[i]);
+        for (int i = 0; i < 16; i++) {
+                out[2 * i] = "0123456789abcdef"[digest[i] >> 4];
+                out[2 * i + 1] = "0123456789abcdef"[digest[i] & 15];
+        }
+        out[32] = '\0';
 }
 
 void hearth_topic_from_template(const char *tmpl, const char *name,
@@ -192,11 +291,18 @@ static uint32_t get_u32(const unsigned char *p)
                (uint32_t)p[2] << 8 | p[3];
 }
 
-static unsigned char *envelope_encode(const hearth_out_msg_t *m, size_t *len)
+/* Encodes m into the engine's envelope buffer, valid until the next call. */
+static unsigned char *envelope_encode(hearth_engine_t *e,
+                                      const hearth_out_msg_t *m, size_t *len)
 {
         size_t tl = strlen(m->topic), kl = strlen(m->key);
-        unsigned char *buf = malloc(8 + tl + kl + m->len);
+        unsigned char *buf;
 
+        if (8 + tl + kl + m->len > e->envelope_cap) {
+                e->envelope_cap = 2 * (8 + tl + kl + m->len);
+                e->envelope = realloc(e->envelope, e->envelope_cap);
+        }
+        buf = e->envelope;
         put_u32(buf, (uint32_t)tl);
         memcpy(buf + 4, m->topic, tl);
         put_u32(buf + 4 + tl, (uint32_t)kl);
@@ -279,6 +385,32 @@ typedef struct emit_ctx {
         hearth_engine_t *e;
 } emit_ctx_t;
 
+/* Returns the topic of a priority, made once for the usual 1 to 4. */
+static const char *priority_topic(hearth_engine_t *e, int priority,
+                                  char *buf, size_t size)
+{
+        char value[16];
+
+        if (priority >= 1 && priority <= 4)
+                return e->priority_topics[priority];
+        snprintf(value, sizeof(value), "%d", priority);
+        hearth_topic_from_template(e->cfg->priority_topic_template,
+                                   "{priority}", value, buf, size);
+        return buf;
+}
+
+/* Returns the regional topic of a city; consecutive alerts share a city. */
+static const char *region_topic(hearth_engine_t *e, const char *city)
+{
+        if (strcmp(e->region_city, city) != 0) {
+                hearth_topic_from_template(e->cfg->region_topic_template,
+                                           "{city}", city, e->region_topic,
+                                           sizeof(e->region_topic));
+                snprintf(e->region_city, sizeof(e->region_city), "%s", city);
+        }
+        return e->region_topic;
+}
+
 static void publish_candidate(void *ctx, const hearth_event_t *trigger,
                               const hearth_candidate_t *c)
 {
@@ -288,7 +420,7 @@ static void publish_candidate(void *ctx, const hearth_event_t *trigger,
         Hearth__V1__Alert alert = HEARTH__V1__ALERT__INIT;
         Hearth__V1__Reason reason = HEARTH__V1__REASON__INIT;
         Hearth__V1__Reason *reasons[1] = {&reason};
-        char id[33], topic[256], value[16];
+        char id[33], topic[256];
         struct timespec now;
         unsigned char *buf;
         size_t len;
@@ -324,17 +456,12 @@ static void publish_candidate(void *ctx, const hearth_event_t *trigger,
         len = hearth__v1__alert__get_packed_size(&alert);
         buf = malloc(len ? len : 1);
         hearth__v1__alert__pack(&alert, buf);
-        snprintf(value, sizeof(value), "%d", c->priority);
-        hearth_topic_from_template(e->cfg->priority_topic_template,
-                                   "{priority}", value, topic, sizeof(topic));
-        out_add(&p->out, topic, id, buf, len, trigger->partition);
+        out_add(&p->out, priority_topic(e, c->priority, topic, sizeof(topic)),
+                id, buf, len, trigger->partition);
         if (*e->cfg->region_topic_template && ev->city_code &&
-            *ev->city_code) {
-                hearth_topic_from_template(e->cfg->region_topic_template,
-                                           "{city}", ev->city_code, topic,
-                                           sizeof(topic));
-                out_add(&p->out, topic, id, buf, len, trigger->partition);
-        }
+            *ev->city_code)
+                out_add(&p->out, region_topic(e, ev->city_code), id, buf,
+                        len, trigger->partition);
         free(buf);
         e->stats.alerts++;
         e->stats.alerts_by_priority[c->priority]++;
@@ -365,12 +492,10 @@ static void declare(hearth_engine_t *e, const hearth_input_msg_t *msgs,
                         continue;
                 p->present = true;
                 hearth_out_list_clear(&p->out);
-                hearth_batch_key(e->batch, msgs[i].partition, "progress",
-                                 p->key, sizeof(p->key));
-                hearth_batch_key(e->batch, msgs[i].partition, "outbox",
-                                 p->outbox_key, sizeof(p->outbox_key));
+                partition_keys(e, p, msgs[i].partition);
                 hearth_batch_watch(e->batch, p->key);
                 hearth_batch_need_hash(e->batch, p->key);
+                hearth_batch_need_list(e->batch, p->outbox_key);
         }
         for (size_t i = 0; i < n_events; i++)
                 for (size_t k = 0; k < e->n_models; k++)
@@ -426,12 +551,11 @@ static void queue_progress(hearth_engine_t *e)
                                         value, ttl);
                 for (size_t k = 0; k < p->out.n; k++) {
                         size_t len;
-                        unsigned char *env = envelope_encode(&p->out.msgs[k],
-                                                             &len);
+                        unsigned char *env = envelope_encode(
+                                e, &p->out.msgs[k], &len);
 
                         hearth_batch_rpush(e->batch, p->outbox_key, env, len,
                                            ttl);
-                        free(env);
                 }
         }
 }
@@ -457,15 +581,11 @@ static size_t decode_all(hearth_engine_t *e, const hearth_input_msg_t *msgs,
                 e->reasons[i] = "message_too_large";
                 if (m->len > (size_t)e->cfg->max_message_bytes)
                         continue;
-                ev = hearth__v1__incident_event__unpack(NULL, m->len,
-                                                        m->payload);
+                ev = hearth__v1__incident_event__unpack(
+                        &e->decode_allocator, m->len, m->payload);
                 e->reasons[i] = ev ? invalid_reason(ev) : "invalid_protobuf";
-                if (e->reasons[i]) {
-                        if (ev)
-                                hearth__v1__incident_event__free_unpacked(ev,
-                                                                          NULL);
+                if (e->reasons[i])
                         continue;
-                }
                 e->events[n_events++].msg = ev;
         }
         return n_events;
@@ -485,35 +605,26 @@ static void dead_letters(hearth_engine_t *e, const hearth_input_msg_t *msgs,
         }
 }
 
-static void finish_batch(hearth_engine_t *e, size_t n_events,
-                         hearth_out_list_t *out, int applied)
+static void finish_batch(hearth_engine_t *e, hearth_out_list_t *out,
+                         int applied)
 {
-        for (size_t i = 0; i < n_events; i++)
-                hearth__v1__incident_event__free_unpacked(
-                        (Hearth__V1__IncidentEvent *)e->events[i].msg, NULL);
         for (int i = 0; i < HEARTH_MAX_PARTITIONS; i++) {
                 partition_progress_t *p = &e->parts[i];
 
                 if (!p->present)
                         continue;
-                for (size_t k = 0; applied && k < p->out.n; k++) {
-                        hearth_out_msg_t *m = &p->out.msgs[k];
-
-                        out_add(out, m->topic, m->key, m->payload, m->len, i);
-                }
+                if (applied)
+                        out_move(out, &p->out);
                 hearth_out_list_clear(&p->out);
                 p->present = false;
         }
         hearth_batch_reset(e->batch);
+        hearth_arena_reset(e->decoded);
 }
 
-int hearth_engine_process(hearth_engine_t *e, const hearth_input_msg_t *msgs,
-                          size_t n, hearth_out_list_t *out, char *errstr,
-                          size_t errstr_size)
+static int check_partitions(const hearth_input_msg_t *msgs, size_t n,
+                            char *errstr, size_t errstr_size)
 {
-        size_t n_events;
-        int rc;
-
         for (size_t i = 0; i < n; i++) {
                 if (msgs[i].partition < 0 ||
                     msgs[i].partition >= HEARTH_MAX_PARTITIONS) {
@@ -523,36 +634,79 @@ int hearth_engine_process(hearth_engine_t *e, const hearth_input_msg_t *msgs,
                         return -1;
                 }
         }
+        return 0;
+}
+
+int hearth_engine_prepare(hearth_engine_t *e, const hearth_input_msg_t *msgs,
+                          size_t n, char *errstr, size_t errstr_size)
+{
+        size_t n_events;
+
+        if (check_partitions(msgs, n, errstr, errstr_size) != 0)
+                return -1;
         n_events = decode_all(e, msgs, n);
         declare(e, msgs, n, n_events);
-        rc = hearth_batch_load(e->batch, errstr, errstr_size);
-        if (rc == 0) {
-                for (int i = 0; i < HEARTH_MAX_PARTITIONS; i++)
-                        if (e->parts[i].present)
-                                load_progress(e, &e->parts[i]);
-                dead_letters(e, msgs, n);
-                apply_events(e, n_events);
-                queue_progress(e);
-                rc = hearth_batch_commit(e->batch, errstr, errstr_size);
+        if (hearth_batch_load(e->batch, errstr, errstr_size) != 0) {
+                finish_batch(e, NULL, 0);
+                return -1;
         }
+        for (int i = 0; i < HEARTH_MAX_PARTITIONS; i++)
+                if (e->parts[i].present)
+                        load_progress(e, &e->parts[i]);
+        dead_letters(e, msgs, n);
+        apply_events(e, n_events);
+        queue_progress(e);
+        return 0;
+}
+
+int hearth_engine_commit(hearth_engine_t *e, const int32_t *published,
+                         size_t n_published, hearth_out_list_t *out,
+                         char *errstr, size_t errstr_size)
+{
+        int rc;
+
+        for (size_t i = 0; i < n_published; i++) {
+                char *key = make_key(e, published[i], "outbox");
+
+                hearth_batch_del_first(e->batch, key);
+                free(key);
+        }
+        rc = hearth_batch_commit(e->batch, errstr, errstr_size);
         if (rc == 1)
                 e->stats.ownership_lost++;
         if (rc == 0)
                 e->stats.batches++;
-        finish_batch(e, n_events, out, rc == 0);
+        finish_batch(e, out, rc == 0);
         return rc;
+}
+
+void hearth_engine_abort(hearth_engine_t *e)
+{
+        finish_batch(e, NULL, 0);
+}
+
+int hearth_engine_process(hearth_engine_t *e, const hearth_input_msg_t *msgs,
+                          size_t n, hearth_out_list_t *out, char *errstr,
+                          size_t errstr_size)
+{
+        int rc = hearth_engine_prepare(e, msgs, n, errstr, errstr_size);
+
+        if (rc != 0)
+                return rc;
+        return hearth_engine_commit(e, NULL, 0, out, errstr, errstr_size);
 }
 
 int hearth_engine_stored_offset(hearth_engine_t *e, int32_t partition,
                                 int64_t *offset, char *errstr,
                                 size_t errstr_size)
 {
-        char key[160], value[32];
+        char value[32], *key = make_key(e, partition, "progress");
         const char *argv[3] = {"HGET", key, "offset"};
+        int rc = hearth_state_command(e->state, 3, argv, NULL, value,
+                                      sizeof(value), errstr, errstr_size);
 
-        hearth_batch_key(e->batch, partition, "progress", key, sizeof(key));
-        if (hearth_state_command(e->state, 3, argv, NULL, value,
-                                 sizeof(value), errstr, errstr_size) != 0)
+        free(key);
+        if (rc != 0)
                 return -1;
         *offset = *value ? strtoll(value, NULL, 10) : -1;
         return 0;
@@ -562,14 +716,13 @@ int hearth_engine_outbox_read(hearth_engine_t *e, int32_t partition,
                               hearth_out_list_t *out, char *errstr,
                               size_t errstr_size)
 {
-        redisContext *ctx;
-        char key[160];
+        char *key = make_key(e, partition, "outbox");
+        redisContext *ctx = hearth_state_context(e->state);
         redisReply *r;
         int rc = 0;
 
-        hearth_batch_key(e->batch, partition, "outbox", key, sizeof(key));
-        ctx = hearth_state_context(e->state);
         r = redisCommand(ctx, "LRANGE %s 0 -1", key);
+        free(key);
         if (!r || r->type != REDIS_REPLY_ARRAY) {
                 snprintf(errstr, errstr_size, "Redis LRANGE of the outbox "
                          "failed: %s", r ? r->str : ctx->errstr);
@@ -590,15 +743,16 @@ int hearth_engine_outbox_read(hearth_engine_t *e, int32_t partition,
 int hearth_engine_outbox_clear(hearth_engine_t *e, const int32_t *partitions,
                                size_t n, char *errstr, size_t errstr_size)
 {
-        char key[160];
-        const char *argv[2] = {"DEL", key};
+        const char *argv[2] = {"DEL", NULL};
+        int rc = 0;
 
-        for (size_t i = 0; i < n; i++) {
-                hearth_batch_key(e->batch, partitions[i], "outbox", key,
-                                 sizeof(key));
-                if (hearth_state_command(e->state, 2, argv, NULL, NULL, 0,
-                                         errstr, errstr_size) != 0)
-                        return -1;
+        for (size_t i = 0; i < n && rc == 0; i++) {
+                char *key = make_key(e, partitions[i], "outbox");
+
+                argv[1] = key;
+                rc = hearth_state_command(e->state, 2, argv, NULL, NULL, 0,
+                                          errstr, errstr_size);
+                free(key);
         }
-        return 0;
+        return rc;
 }

@@ -75,6 +75,29 @@ int hearth_engine_process(hearth_engine_t *e, const hearth_input_msg_t *msgs,
                           size_t n, hearth_out_list_t *out, char *errstr,
                           size_t errstr_size);
 
+/*
+ * hearth_engine_process() in two steps, so that the caller can wait for the
+ * previous batch's alerts to be acknowledged while this batch is prepared.
+ *
+ * hearth_engine_prepare() decodes the messages, loads their state and runs
+ * the models; nothing is written yet. It returns 0, or -1 with errstr on a
+ * Redis error, when the batch is already dropped. After 0, exactly one of
+ * hearth_engine_commit() and hearth_engine_abort() must follow.
+ *
+ * hearth_engine_commit() writes the batch like hearth_engine_process() and
+ * returns the same codes. The outboxes of the n_published partitions in
+ * published, whose messages the caller has published and seen
+ * acknowledged since they were committed, are deleted in the same
+ * transaction, ahead of the batch's own outbox entries.
+ */
+int hearth_engine_prepare(hearth_engine_t *e, const hearth_input_msg_t *msgs,
+                          size_t n, char *errstr, size_t errstr_size);
+int hearth_engine_commit(hearth_engine_t *e, const int32_t *published,
+                         size_t n_published, hearth_out_list_t *out,
+                         char *errstr, size_t errstr_size);
+/* Drops a prepared batch without writing anything. */
+void hearth_engine_abort(hearth_engine_t *e);
+
 /* Reads a partition's stored next offset; *offset = -1 when none. */
 int hearth_engine_stored_offset(hearth_engine_t *e, int32_t partition,
                                 int64_t *offset, char *errstr,

@@ -3,12 +3,15 @@
  * the risk models with state in Redis, and publishes alerts.
  *
  * Loop: collect a batch (up to engine.batch_max_events messages or
- * engine.batch_max_wait_ms), process it in one Redis transaction, publish
- * its outbox with the idempotent producer, wait for the acknowledgements,
- * clear the outbox, then commit the offsets to Kafka (for lag monitoring;
- * the authoritative offsets are in Redis). On a partition assignment or
- * after any error, the engine republishes what the outbox still holds and
- * seeks to the offsets stored in Redis.
+ * engine.batch_max_wait_ms) and process it in one Redis transaction. Then
+ * commit the offsets to Kafka, for lag monitoring only because the
+ * authoritative offsets are in Redis, and publish the batch's outbox with
+ * the idempotent producer. The engine does not wait for the
+ * acknowledgements there. It collects and prepares the next batch first,
+ * waits for them just before that batch's transaction, and deletes the
+ * acknowledged outbox inside it (see run_batch). On a partition assignment
+ * or after any error, the engine republishes what the outbox still
+ * contains and seeks to the offsets stored in Redis.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -30,12 +33,26 @@
 
 #define COMPONENT "engine"
 
+/*
+ * The outbox of the last committed batch, produced but not yet deleted
+ * from Redis: first awaiting its acknowledgements (active), then, once
+ * acknowledged, awaiting the transaction or DEL that deletes it.
+ */
+typedef struct inflight {
+        bool active;
+        uint64_t failed_before;         /* delivery_failed when produced */
+        int32_t parts[HEARTH_MAX_PARTITIONS];
+        size_t n_parts;                 /* partitions of its outbox */
+} inflight_t;
+
 typedef struct runner {
         hearth_config_t cfg;
         hearth_state_t *state;
         hearth_engine_t *engine;
         rd_kafka_t *consumer;
+        rd_kafka_queue_t *consumer_queue;
         rd_kafka_t *producer;
+        inflight_t inflight;
         bool assigned[HEARTH_MAX_PARTITIONS];
         bool at_end[HEARTH_MAX_PARTITIONS];
         size_t n_assigned;
@@ -152,14 +169,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg,
         }
 }
 
-/*
- * Produces every message and waits until each is acknowledged. Returns 0
- * when all were delivered, -1 otherwise (the outbox then stays in Redis).
- */
-static int publish(runner_t *r, hearth_out_list_t *out)
+/* Hands every message to the producer, which copies it. */
+static void produce_all(runner_t *r, hearth_out_list_t *out)
 {
-        uint64_t failed_before = r->delivery_failed;
-
         for (size_t i = 0; i < out->n; i++) {
                 hearth_out_msg_t *m = &out->msgs[i];
                 rd_kafka_resp_err_t err;
@@ -180,6 +192,15 @@ static int publish(runner_t *r, hearth_out_list_t *out)
                         r->delivery_failed++;
                 }
         }
+}
+
+/*
+ * Waits until every produced message is acknowledged. Returns 0 when all
+ * were delivered since delivery_failed was failed_before, -1 otherwise
+ * (the outbox then stays in Redis).
+ */
+static int await_delivery(runner_t *r, uint64_t failed_before)
+{
         while (rd_kafka_outq_len(r->producer) > 0 && !stop_requested)
                 rd_kafka_flush(r->producer, 1000);
         rd_kafka_flush(r->producer, 10000);
@@ -187,6 +208,77 @@ static int publish(runner_t *r, hearth_out_list_t *out)
             r->delivery_failed != failed_before)
                 return -1;
         return 0;
+}
+
+/* Produces every message and waits until each is acknowledged. */
+static int publish(runner_t *r, hearth_out_list_t *out)
+{
+        uint64_t failed_before = r->delivery_failed;
+
+        produce_all(r, out);
+        return await_delivery(r, failed_before);
+}
+
+/* Starts publishing a committed batch's outbox without waiting. */
+static void start_inflight(runner_t *r, hearth_out_list_t *out)
+{
+        inflight_t *f = &r->inflight;
+        bool seen[HEARTH_MAX_PARTITIONS] = {0};
+
+        f->n_parts = 0;
+        for (size_t i = 0; i < out->n; i++) {
+                int32_t p = out->msgs[i].source_partition;
+
+                if (!seen[p]) {
+                        seen[p] = true;
+                        f->parts[f->n_parts++] = p;
+                }
+        }
+        f->failed_before = r->delivery_failed;
+        f->active = out->n > 0;
+        produce_all(r, out);
+}
+
+/*
+ * Waits for the in-flight outbox to be acknowledged. Returns 0 when it
+ * was (its partitions stay listed for deletion), -1 when a message failed:
+ * the outbox then stays in Redis for resynchronization to publish again.
+ */
+static int await_inflight(runner_t *r)
+{
+        inflight_t *f = &r->inflight;
+
+        if (!f->active)
+                return 0;
+        f->active = false;
+        if (await_delivery(r, f->failed_before) == 0)
+                return 0;
+        hearth_error(COMPONENT, "alerts of %zu partitions not acknowledged; "
+                     "their outbox stays in Redis", f->n_parts);
+        f->n_parts = 0;
+        r->needs_resync = true;
+        return -1;
+}
+
+/*
+ * Finishes the in-flight outbox on its own: waits for it and deletes it
+ * with DEL, as there is no next transaction to do that (no input, a
+ * rebalance, an error or the exit).
+ */
+static void finish_inflight(runner_t *r)
+{
+        inflight_t *f = &r->inflight;
+        char errstr[512];
+
+        if (await_inflight(r) != 0 || f->n_parts == 0)
+                return;
+        if (hearth_engine_outbox_clear(r->engine, f->parts, f->n_parts,
+                                       errstr, sizeof(errstr)) != 0) {
+                hearth_error(COMPONENT, "deleting the published outbox "
+                             "failed: %s", errstr);
+                r->needs_resync = true;
+        }
+        f->n_parts = 0;
 }
 
 static int create_producer(runner_t *r, char *errstr, size_t errstr_size)
@@ -281,6 +373,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
         runner_t *r = opaque;
 
+        /* The outbox of partitions that may move must not stay in flight. */
+        finish_inflight(r);
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 while (recover_partitions(r, parts) != 0 && !stop_requested) {
                         char errstr[512];
@@ -350,6 +444,7 @@ static int create_consumer(runner_t *r, char *errstr, size_t errstr_size)
                 return -1;
         }
         rd_kafka_poll_set_consumer(r->consumer);
+        r->consumer_queue = rd_kafka_queue_get_consumer(r->consumer);
         topics = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(topics, r->cfg.input_topic,
                                           RD_KAFKA_PARTITION_UA);
@@ -372,6 +467,7 @@ static void resync(runner_t *r)
         rd_kafka_error_t *error;
         char errstr[512];
 
+        finish_inflight(r);
         while (!stop_requested && hearth_state_reconnect(r->state, errstr,
                                                           sizeof(errstr))) {
                 hearth_warn(COMPONENT, "Redis unavailable, retrying in 1 s: "
@@ -402,47 +498,63 @@ static void resync(runner_t *r)
 
 typedef struct batch_buf {
         rd_kafka_message_t **msgs;
+        rd_kafka_message_t **fetched;   /* one call's messages */
         hearth_input_msg_t *in;
         size_t n, cap;
 } batch_buf_t;
 
+/* Adds a message to the batch; returns true at a partition's end. */
+static bool take_message(runner_t *r, batch_buf_t *b, rd_kafka_message_t *m)
+{
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                if (m->partition < HEARTH_MAX_PARTITIONS)
+                        r->at_end[m->partition] = true;
+                rd_kafka_message_destroy(m);
+                return true;
+        }
+        if (m->err) {
+                hearth_warn(COMPONENT, "consumer error: %s",
+                            rd_kafka_message_errstr(m));
+                rd_kafka_message_destroy(m);
+                return false;
+        }
+        if (m->partition < HEARTH_MAX_PARTITIONS)
+                r->at_end[m->partition] = false;
+        b->msgs[b->n] = m;
+        b->in[b->n] = (hearth_input_msg_t){m->partition, m->offset,
+                                           m->payload, m->len};
+        b->n++;
+        return false;
+}
+
+/*
+ * Waits up to 100 ms at a time for a first message until the batch's wait
+ * is over. Then takes what the consumer has already fetched, many messages
+ * per call, and stops when the batch is full, the fetched messages run
+ * out, a partition ends or the wait is over.
+ */
 static void collect(runner_t *r, batch_buf_t *b)
 {
         double deadline = now_s() + (double)r->cfg.batch_max_wait_ms / 1000.0;
-        int timeout_ms = 100;
 
         b->n = 0;
-        while (b->n < b->cap && !stop_requested) {
+        while (b->n == 0 && !stop_requested) {
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(r->consumer,
-                                                               timeout_ms);
+                                                               100);
 
-                if (!m) {
-                        if (b->n > 0 || now_s() >= deadline)
-                                break;
-                        continue;
-                }
-                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                        if (m->partition < HEARTH_MAX_PARTITIONS)
-                                r->at_end[m->partition] = true;
-                        rd_kafka_message_destroy(m);
-                        if (b->n > 0)
-                                break;
-                        continue;
-                }
-                if (m->err) {
-                        hearth_warn(COMPONENT, "consumer error: %s",
-                                    rd_kafka_message_errstr(m));
-                        rd_kafka_message_destroy(m);
-                        continue;
-                }
-                if (m->partition < HEARTH_MAX_PARTITIONS)
-                        r->at_end[m->partition] = false;
-                b->msgs[b->n] = m;
-                b->in[b->n] = (hearth_input_msg_t){m->partition, m->offset,
-                                                   m->payload, m->len};
-                b->n++;
-                timeout_ms = 0;
-                if (now_s() >= deadline)
+                if (m)
+                        take_message(r, b, m);
+                else if (now_s() >= deadline)
+                        return;
+        }
+        while (b->n > 0 && b->n < b->cap && !stop_requested) {
+                ssize_t got = rd_kafka_consume_batch_queue(
+                        r->consumer_queue, 0, b->fetched, b->cap - b->n);
+                bool at_end = false;
+
+                for (ssize_t i = 0; i < got; i++)
+                        at_end |= take_message(r, b, b->fetched[i]);
+                if (got <= 0 || at_end || now_s() >= deadline)
                         break;
         }
 }
@@ -469,41 +581,52 @@ static void commit_offsets(runner_t *r, batch_buf_t *b)
         rd_kafka_topic_partition_list_destroy(offsets);
 }
 
+/*
+ * Processes a batch while the previous batch's alerts may still be on
+ * their way to the broker. This keeps the guarantees of a strictly serial
+ * loop. The offsets, state and outbox still reach Redis in one
+ * transaction. An outbox is deleted only after all its messages are
+ * acknowledged, because await_inflight() runs before the transaction that
+ * deletes it, and a failed delivery drops this batch before anything is
+ * written. The Kafka offset commit is advisory, so it need not wait for
+ * the alerts.
+ */
 static void run_batch(runner_t *r, batch_buf_t *b)
 {
         hearth_out_list_t out = {0};
-        int32_t parts[HEARTH_MAX_PARTITIONS];
-        bool seen[HEARTH_MAX_PARTITIONS] = {0};
-        size_t n_parts = 0;
+        inflight_t *f = &r->inflight;
         char errstr[512];
         int rc;
 
-        rc = hearth_engine_process(r->engine, b->in, b->n, &out, errstr,
+        rc = hearth_engine_prepare(r->engine, b->in, b->n, errstr,
                                    sizeof(errstr));
+        if (rc == 0 && await_inflight(r) != 0) {
+                hearth_engine_abort(r->engine);
+                rc = -2;
+        }
+        if (rc == 0)
+                rc = hearth_engine_commit(r->engine, f->parts, f->n_parts,
+                                          &out, errstr, sizeof(errstr));
         if (rc == 1) {
                 hearth_warn(COMPONENT, "another instance owns a partition of "
                             "this batch; batch dropped");
                 r->needs_resync = true;
-        } else if (rc < 0) {
+        } else if (rc == -1) {
                 hearth_error(COMPONENT, "batch of %zu messages failed: %s",
                              b->n, errstr);
                 r->needs_resync = true;
-        } else if (out.n > 0) {
-                for (size_t i = 0; i < out.n; i++) {
-                        int32_t p = out.msgs[i].source_partition;
-
-                        if (!seen[p]) {
-                                seen[p] = true;
-                                parts[n_parts++] = p;
-                        }
-                }
-                if (publish(r, &out) != 0 ||
-                    hearth_engine_outbox_clear(r->engine, parts, n_parts,
-                                               errstr, sizeof(errstr)) != 0)
-                        r->needs_resync = true;
         }
-        if (rc == 0)
+        /*
+         * After a success the transaction deleted the acknowledged outbox.
+         * After a failure it may not have, and a partition may have moved,
+         * so the outbox stays and the next drain publishes it again: a
+         * duplicate at most.
+         */
+        f->n_parts = 0;
+        if (rc == 0) {
                 commit_offsets(r, b);
+                start_inflight(r, &out);
+        }
         r->messages_in += b->n;
         hearth_out_list_clear(&out);
         free(out.msgs);
@@ -597,6 +720,8 @@ fail:
 
 static void teardown(runner_t *r)
 {
+        if (r->consumer_queue)
+                rd_kafka_queue_destroy(r->consumer_queue);
         if (r->consumer) {
                 rd_kafka_consumer_close(r->consumer);
                 rd_kafka_destroy(r->consumer);
@@ -616,6 +741,7 @@ static void loop(runner_t *r)
         double idle_since = now_s();
 
         b.msgs = calloc(b.cap, sizeof(*b.msgs));
+        b.fetched = calloc(b.cap, sizeof(*b.fetched));
         b.in = calloc(b.cap, sizeof(*b.in));
         while (!stop_requested) {
                 if (r->needs_resync)
@@ -628,6 +754,8 @@ static void loop(runner_t *r)
                         idle_since = now_s();
                         continue;
                 }
+                /* No input: finish the last outbox instead of waiting. */
+                finish_inflight(r);
                 if (!r->exit_at_end)
                         continue;
                 if (all_at_end(r) && !r->needs_resync)
@@ -640,7 +768,9 @@ static void loop(runner_t *r)
                         break;
                 }
         }
+        finish_inflight(r);
         free(b.msgs);
+        free(b.fetched);
         free(b.in);
 }
 

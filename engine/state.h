@@ -34,6 +34,21 @@
 
 typedef struct hearth_state hearth_state_t;
 typedef struct hearth_batch hearth_batch_t;
+typedef struct hearth_arena hearth_arena_t;
+
+/*
+ * Region allocator for memory that lives until the end of a batch. Each
+ * allocation is a pointer bump and nothing is freed one by one.
+ * hearth_arena_reset() releases everything at once but keeps one block as
+ * large as the batch needed, so a steady stream of batches stops calling
+ * malloc. Allocations are aligned to 16 bytes. Aborts when out of memory.
+ */
+hearth_arena_t *hearth_arena_new(size_t block_size);
+void *hearth_arena_alloc(hearth_arena_t *a, size_t size);
+/* Copies len bytes of s and appends a NUL. */
+char *hearth_arena_strndup(hearth_arena_t *a, const char *s, size_t len);
+void hearth_arena_reset(hearth_arena_t *a);
+void hearth_arena_free(hearth_arena_t *a);
 
 /* Connects, authenticates and checks with PING; NULL and errstr on error. */
 hearth_state_t *hearth_state_connect(const hearth_config_t *cfg, char *errstr,
@@ -75,6 +90,13 @@ void hearth_batch_need_zset(hearth_batch_t *b, const char *key);
 void hearth_batch_need_hash(hearth_batch_t *b, const char *key);
 /* Declares a key to WATCH before loading (partition progress). */
 void hearth_batch_watch(hearth_batch_t *b, const char *key);
+/*
+ * Declares a list that the batch appends to (the outbox). The load checks
+ * that the key contains a list or nothing. A key of another type then
+ * fails the load, instead of failing RPUSH inside EXEC after the other
+ * writes applied.
+ */
+void hearth_batch_need_list(hearth_batch_t *b, const char *key);
 
 /* Loads every declared key in one round trip; -1 and errstr on error. */
 int hearth_batch_load(hearth_batch_t *b, char *errstr, size_t errstr_size);
@@ -103,9 +125,20 @@ const char *hearth_hash_get(hearth_batch_t *b, const char *key,
 void hearth_hash_set(hearth_batch_t *b, const char *key, const char *field,
                      const char *value, int64_t ttl_ms);
 
-/* Queues RPUSH of a binary value to a list key. */
+/*
+ * Queues RPUSH of a binary value to a list key. Consecutive pushes to one
+ * key go out as one RPUSH with several values, which appends them in the
+ * same order.
+ */
 void hearth_batch_rpush(hearth_batch_t *b, const char *key, const void *value,
                         size_t len, int64_t ttl_ms);
+
+/*
+ * Queues DEL of key ahead of every other write of the batch, whenever it
+ * is called: the engine deletes the outbox that the previous batch left,
+ * once it is published, in the transaction that appends the new one.
+ */
+void hearth_batch_del_first(hearth_batch_t *b, const char *key);
 
 /*
  * Sends every queued write in one MULTI/EXEC. Returns 0 when applied, 1
