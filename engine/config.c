@@ -80,6 +80,16 @@ static const option_def_t options[] = {
          "Version label written into every alert."},
         {"log.level", OPT_STRING, OFF(log_level), "info", 0, 0, "",
          "debug, info, warn or error."},
+        {"metrics.file", OPT_STRING, OFF(metrics_file), "", 0, 0, "",
+         "File the engine rewrites with its metrics in the Prometheus text "
+         "format (for node_exporter's textfile collector); empty for "
+         "none."},
+        {"metrics.interval_ms", OPT_INT, OFF(metrics_interval_ms), "10000",
+         100, 3600000, "ms", "Interval between two writes of metrics.file."},
+        {"audit.log", OPT_STRING, OFF(audit_log), "", 0, 0, "",
+         "File to which every published alert is appended as one JSON "
+         "line (alert id, model, priority, region, times; no personal "
+         "data); empty for none."},
         {"models.repeat_calls.enabled", OPT_BOOL, OFF(rc_enabled), "true", 0,
          0, "", "Run the repeat-calls model."},
         {"models.repeat_calls.short_window_hours", OPT_INT,
@@ -148,6 +158,34 @@ static const option_def_t options[] = {
         {"models.repeat_dispositions.max_incident_ids", OPT_INT,
          OFF(rd_max_incident_ids), "50", 1, 10000, "ids",
          "Most recent incident ids listed in one alert."},
+        {"models.hotspot.enabled", OPT_BOOL, OFF(hs_enabled), "true", 0, 0,
+         "", "Run the hotspot model."},
+        {"models.hotspot.c2_threshold_x100", OPT_INT,
+         OFF(hs_c2_threshold_x100), "300", 1, 100000, "hundredths",
+         "A district or grid cell alarms for a day when the day's EARS C2 "
+         "statistic exceeds this value (300 means 3.00)."},
+        {"models.hotspot.min_sigma_x100", OPT_INT, OFF(hs_min_sigma_x100),
+         "100", 1, 100000, "hundredths",
+         "Floor of the baseline's standard deviation (100 means 1.00 "
+         "incidents), so that a flat baseline does not alarm on a small "
+         "change."},
+        {"models.hotspot.baseline_days", OPT_INT, OFF(hs_baseline_d), "7", 2,
+         28, "d", "Days whose counts form the baseline of a day."},
+        {"models.hotspot.guard_days", OPT_INT, OFF(hs_guard_d), "2", 0, 28,
+         "d", "Days between the baseline and the day evaluated (the guard "
+              "band), left out of the baseline."},
+        {"models.hotspot.district_priority", OPT_INT,
+         OFF(hs_district_priority), "3", 1, 4, "",
+         "Priority of a district alarm (1 highest)."},
+        {"models.hotspot.grid_priority", OPT_INT, OFF(hs_grid_priority), "4",
+         1, 4, "", "Priority of a grid-cell alarm (1 highest)."},
+        {"models.hotspot.day_offset_minutes", OPT_INT, OFF(hs_day_offset_min),
+         "0", -720, 840, "min",
+         "Fixed offset from UTC of the calendar days counted, e.g. 480 for "
+         "China. It does not follow daylight saving time."},
+        {"models.hotspot.max_incident_ids", OPT_INT, OFF(hs_max_incident_ids),
+         "50", 1, 10000, "ids",
+         "Most recent incident ids of the day listed in one alert."},
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))

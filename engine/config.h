@@ -42,6 +42,9 @@ typedef struct hearth_config {
         int64_t outbox_ttl_s;
         char *rule_version;
         char *log_level;
+        char *metrics_file;
+        int64_t metrics_interval_ms;
+        char *audit_log;
         /* Repeat calls model */
         bool rc_enabled;
         int64_t rc_short_window_h;
@@ -66,6 +69,16 @@ typedef struct hearth_config {
         int64_t rd_threshold;
         int64_t rd_priority;
         int64_t rd_max_incident_ids;
+        /* Hotspot model */
+        bool hs_enabled;
+        int64_t hs_c2_threshold_x100;
+        int64_t hs_min_sigma_x100;
+        int64_t hs_baseline_d;
+        int64_t hs_guard_d;
+        int64_t hs_district_priority;
+        int64_t hs_grid_priority;
+        int64_t hs_day_offset_min;
+        int64_t hs_max_incident_ids;
 } hearth_config_t;
 
 /* Fills cfg with every default. Free with hearth_config_free(). */

@@ -9,11 +9,13 @@
 extern const hearth_model_ops_t hearth_model_repeat_calls;
 extern const hearth_model_ops_t hearth_model_special_circumstances;
 extern const hearth_model_ops_t hearth_model_repeat_dispositions;
+extern const hearth_model_ops_t hearth_model_hotspot;
 
 const hearth_model_ops_t *const hearth_models[] = {
         &hearth_model_repeat_calls,
         &hearth_model_special_circumstances,
         &hearth_model_repeat_dispositions,
+        &hearth_model_hotspot,
         NULL,
 };
 

@@ -6,13 +6,16 @@ pipeline must produce, without any hearth code:
 
   counts       records, domestic records, and records that must be rejected
   alerts       the (model, trigger incident id, priority, count) of every
-               alert of the repeat-calls and special-circumstances models,
-               by the documented rules
+               alert of the repeat-calls, special-circumstances and hotspot
+               models, by the documented rules
 
 Usage: oracle.py counts SOURCE CSV
        oracle.py alerts SOURCE CSV [--short-hours 72 --short-threshold 2
                  --short-priority 3 --long-days 30 --long-threshold 3
-                 --long-priority 2]
+                 --long-priority 2 --hotspot-threshold-x100 300
+                 --hotspot-min-sigma-x100 100 --hotspot-baseline-days 7
+                 --hotspot-guard-days 2 --hotspot-day-offset-minutes 0
+                 --hotspot-priority 3]
 
 SOURCE is one of milwaukee, berkeley, orlando. The rules are restated here
 on purpose rather than read from the connector profiles.
@@ -23,6 +26,7 @@ import json
 import re
 import sys
 from datetime import datetime
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 SOURCES = {
@@ -40,6 +44,8 @@ SOURCES = {
         # Natures that report a weapon, a firearm or a hostage situation:
         # each is a lethality factor, so each incident alerts once at P1.
         "lethal": r"WEAPON|RECK USE OF W|ARMED|GUN|CUT|HOSTAGE",
+        # The hotspot model's area; the profile maps no grid cell.
+        "district": "district",
     },
     "berkeley": {
         "id": "CASENO",
@@ -164,6 +170,61 @@ def special_circumstances(src, path):
     return alerts
 
 
+def hotspot(src, path, args):
+    """EARS C2 per district and calendar day: a day alarms once, at the
+    first incident whose day count exceeds the baseline mean by more than
+    threshold times the baseline's sample standard deviation, floored at
+    min_sigma. The baseline is the days d-9 to d-3 (by default), and the
+    district must have had an incident on day d-9 or earlier. The stream
+    is in event-time order, so no event is late."""
+    if "district" not in src:
+        return []
+    events = []
+    for number, row in read_rows(path):
+        district = row[src["district"]].strip()
+        if not src["domestic"](row) or not district:
+            continue
+        events.append((event_time_ms(src, row), number,
+                       row[src["id"]].strip(), "d:" + district))
+    events.sort()
+
+    day_ms = 24 * 3600 * 1000
+    offset_ms = args.hotspot_day_offset_minutes * 60 * 1000
+    baseline_days, guard = args.hotspot_baseline_days, args.hotspot_guard_days
+    threshold = Fraction(args.hotspot_threshold_x100, 100)
+    min_sigma = Fraction(args.hotspot_min_sigma_x100, 100)
+    counted = set()  # (area, incident id)
+    days = {}        # area -> {day number: incidents}
+    first = {}       # area -> day of its first incident
+    alerted = set()  # (area, day number)
+    alerts = []
+    for t, _, incident, area in events:
+        if (area, incident) in counted:
+            continue
+        counted.add((area, incident))
+        day = (t + offset_ms) // day_ms
+        per_day = days.setdefault(area, {})
+        per_day[day] = per_day.get(day, 0) + 1
+        first.setdefault(area, day)
+        start = day - guard - baseline_days
+        if (area, day) in alerted or first[area] > start:
+            continue
+        base = [per_day.get(d, 0) for d in range(start, start + baseline_days)]
+        mean = Fraction(sum(base), baseline_days)
+        variance = (sum((x - mean) ** 2 for x in base)
+                    / (baseline_days - 1))
+        excess = per_day[day] - mean
+        # excess > threshold * max(sd, min_sigma), squared to stay exact.
+        if excess <= 0 or (excess ** 2 <= threshold ** 2
+                           * max(variance, min_sigma ** 2)):
+            continue
+        alerted.add((area, day))
+        alerts.append({"model": "hotspot", "trigger_incident_id": incident,
+                       "priority": args.hotspot_priority,
+                       "count": per_day[day]})
+    return alerts
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=["counts", "alerts"])
@@ -175,6 +236,12 @@ def main():
     parser.add_argument("--long-days", type=int, default=30)
     parser.add_argument("--long-threshold", type=int, default=3)
     parser.add_argument("--long-priority", type=int, default=2)
+    parser.add_argument("--hotspot-threshold-x100", type=int, default=300)
+    parser.add_argument("--hotspot-min-sigma-x100", type=int, default=100)
+    parser.add_argument("--hotspot-baseline-days", type=int, default=7)
+    parser.add_argument("--hotspot-guard-days", type=int, default=2)
+    parser.add_argument("--hotspot-day-offset-minutes", type=int, default=0)
+    parser.add_argument("--hotspot-priority", type=int, default=3)
     args = parser.parse_args()
     src = SOURCES[args.source]
     if args.mode == "counts":
@@ -182,7 +249,8 @@ def main():
         print()
     else:
         for alert in (repeat_calls(src, args.csv, args)
-                      + special_circumstances(src, args.csv)):
+                      + special_circumstances(src, args.csv)
+                      + hotspot(src, args.csv, args)):
             print(json.dumps(alert))
 
 
