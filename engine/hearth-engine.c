@@ -29,6 +29,7 @@
 #include "engine/common/log.h"
 #include "engine/config.h"
 #include "engine/engine.h"
+#include "engine/observe.h"
 #include "engine/state.h"
 
 #define COMPONENT "engine"
@@ -53,6 +54,7 @@ typedef struct runner {
         rd_kafka_queue_t *consumer_queue;
         rd_kafka_t *producer;
         inflight_t inflight;
+        hearth_observe_t *observe;
         bool assigned[HEARTH_MAX_PARTITIONS];
         bool at_end[HEARTH_MAX_PARTITIONS];
         size_t n_assigned;
@@ -166,6 +168,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg,
                              rd_kafka_err2str(msg->err));
         } else {
                 r->delivered++;
+                hearth_observe_delivered(r->observe, msg);
         }
 }
 
@@ -698,6 +701,9 @@ static int setup(runner_t *r)
 
         if (hearth_log_parse_level(r->cfg.log_level, &level) == 0)
                 hearth_log_set_level(level);
+        r->observe = hearth_observe_new(&r->cfg, errstr, sizeof(errstr));
+        if (!r->observe)
+                goto fail;
         r->state = hearth_state_connect(&r->cfg, errstr, sizeof(errstr));
         if (!r->state)
                 goto fail;
@@ -732,7 +738,23 @@ static void teardown(runner_t *r)
         }
         hearth_engine_free(r->engine);
         hearth_state_free(r->state);
+        hearth_observe_free(r->observe);
         hearth_config_free(&r->cfg);
+}
+
+/* Writes the metrics file when its interval has passed, or now. */
+static void write_metrics(runner_t *r, int force)
+{
+        hearth_observe_counters_t c = {
+                .messages_in = r->messages_in,
+                .delivered = r->delivered,
+                .delivery_failed = r->delivery_failed,
+                .redis_round_trips = hearth_state_round_trips(r->state),
+                .redis_commands = hearth_state_commands(r->state),
+        };
+
+        hearth_observe_metrics(r->observe, r->consumer,
+                               hearth_engine_stats(r->engine), &c, force);
 }
 
 static void loop(runner_t *r)
@@ -747,8 +769,12 @@ static void loop(runner_t *r)
                 if (r->needs_resync)
                         resync(r);
                 collect(r, &b);
+                write_metrics(r, 0);
                 if (b.n > 0) {
+                        double started = now_s();
+
                         run_batch(r, &b);
+                        hearth_observe_batch(r->observe, now_s() - started);
                         for (size_t i = 0; i < b.n; i++)
                                 rd_kafka_message_destroy(b.msgs[i]);
                         idle_since = now_s();
@@ -769,6 +795,7 @@ static void loop(runner_t *r)
                 }
         }
         finish_inflight(r);
+        write_metrics(r, 1);
         free(b.msgs);
         free(b.fetched);
         free(b.in);

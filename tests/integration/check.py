@@ -8,6 +8,8 @@ non-zero on a mismatch.
   check.py alerts ORACLE_JSONL DUMP... compare (model, trigger, priority,
                                       count)
   check.py same-ids DUMP_A DUMP_B     equal sets of alert ids
+  check.py audit ALERTS AUDIT METRICS EVENTS
+                                      audit log and metrics of a run
   check.py no-secrets FILE SECRET...  none of the strings appear in FILE
 """
 import collections
@@ -141,6 +143,38 @@ def same_ids(path_a, path_b):
     return 0 if set(a) == set(b) and a else 1
 
 
+def audit(alerts_path, audit_path, metrics_path, events):
+    """The audit log lists every published alert once, without subject
+    keys or incident ids; the metrics file counts the run's events and
+    alerts and shows no lag once the input is consumed."""
+    alerts = read_jsonl(alerts_path)
+    records = read_jsonl(audit_path)
+    ids = {a["alert_id"] for a in alerts}
+    audited = [r["alert_id"] for r in records]
+    text = open(audit_path).read()
+    leaked = [a["alert_id"] for a in alerts
+              if a["subject_key"] in text
+              or any(i in text.split('"') for i in a["incident_ids"])]
+    metrics = {}
+    for line in open(metrics_path):
+        if line.startswith("#") or not line.strip():
+            continue
+        name, value = line.rsplit(" ", 1)
+        metrics[name] = float(value)
+    alert_total = sum(v for k, v in metrics.items()
+                      if k.startswith("hearth_engine_alerts_total{"))
+    lag = [v for k, v in metrics.items()
+           if k.startswith("hearth_engine_consumer_lag{")]
+    print("audit: %d records for %d alert ids, %d leaks; metrics: %d events,"
+          " %d alerts, lag %s" % (len(audited), len(ids), len(leaked),
+                                  metrics.get("hearth_engine_events_total",
+                                              -1), alert_total, lag))
+    ok = (sorted(audited) == sorted(ids) and not leaked
+          and metrics.get("hearth_engine_events_total") == float(events)
+          and alert_total == len(ids) and lag and max(lag) == 0)
+    return 0 if ok else 1
+
+
 def no_secrets(path, secrets):
     data = open(path, "rb").read()
     found = [s for s in secrets if s.encode() in data]
@@ -159,6 +193,8 @@ def main():
         return alerts(args[0], args[1:])
     if cmd == "same-ids":
         return same_ids(*args)
+    if cmd == "audit":
+        return audit(*args)
     if cmd == "no-secrets":
         return no_secrets(args[0], args[1:])
     print("unknown check %s" % cmd, file=sys.stderr)

@@ -176,8 +176,12 @@ dump_alerts() {
 test_engine_oracle() {
         connect -p connectors/profiles/milwaukee_mpd.json \
                 "$real/milwaukee_mpd_2018/data.csv"
-        engine --exit-at-end --stats-json "$work/engine1.stats"
+        engine --exit-at-end --stats-json "$work/engine1.stats" \
+                --set audit.log="$work/audit.jsonl" \
+                --set metrics.file="$work/metrics.prom"
         dump_alerts hearth.alerts.p "$work/alerts1.jsonl"
+        python3 "$here/check.py" audit "$work/alerts1.jsonl" \
+                "$work/audit.jsonl" "$work/metrics.prom" 33968
         python3 "$here/oracle.py" alerts milwaukee \
                 "$real/milwaukee_mpd_2018/data.csv" >"$work/oracle.jsonl"
         python3 "$here/check.py" alerts "$work/oracle.jsonl" \
