@@ -413,6 +413,51 @@ int hearth_config_validate(const hearth_config_t *cfg, char *errstr,
         return 0;
 }
 
+static bool reloadable(const option_def_t *o)
+{
+        return strncmp(o->name, "models.", 7) == 0 ||
+               strcmp(o->name, "engine.rule_version") == 0 ||
+               strcmp(o->name, "engine.allowed_lateness_ms") == 0 ||
+               strcmp(o->name, "log.level") == 0;
+}
+
+size_t hearth_config_keep_static(hearth_config_t *next,
+                                 const hearth_config_t *cur, char *changed,
+                                 size_t changed_size)
+{
+        size_t n = 0;
+
+        if (changed_size)
+                changed[0] = '\0';
+        for (size_t i = 0; i < N_OPTIONS; i++) {
+                const option_def_t *o = &options[i];
+                char *to = (char *)next + o->offset;
+                const char *from = (const char *)cur + o->offset;
+                bool same;
+
+                if (reloadable(o))
+                        continue;
+                if (o->type == OPT_STRING) {
+                        same = strcmp(*(char **)to, *(char *const *)from) == 0;
+                        free(*(char **)to);
+                        *(char **)to = strdup(*(char *const *)from);
+                } else if (o->type == OPT_INT) {
+                        same = *(int64_t *)to == *(const int64_t *)from;
+                        *(int64_t *)to = *(const int64_t *)from;
+                } else {
+                        same = *(bool *)to == *(const bool *)from;
+                        *(bool *)to = *(const bool *)from;
+                }
+                if (same)
+                        continue;
+                if (n++ == 0)
+                        snprintf(changed, changed_size, "%s", o->name);
+                else if (strlen(changed) + strlen(o->name) + 3 < changed_size)
+                        strcat(strcat(changed, ", "), o->name);
+        }
+        return n;
+}
+
 void hearth_config_print_reference(FILE *out)
 {
         fprintf(out, "| option | type | default | range | unit | "
@@ -424,11 +469,12 @@ void hearth_config_print_reference(FILE *out)
                 if (o->type == OPT_INT)
                         snprintf(range, sizeof(range), "%" PRId64 "–%" PRId64,
                                  o->min, o->max);
-                fprintf(out, "| `%s` | %s | `%s` | %s | %s | %s |\n", o->name,
+                fprintf(out, "| `%s` | %s | `%s` | %s | %s | %s%s |\n", o->name,
                         o->type == OPT_STRING ? "string"
                         : o->type == OPT_INT  ? "integer"
                                               : "boolean",
-                        o->def, range, o->unit, o->description);
+                        o->def, range, o->unit, o->description,
+                        reloadable(o) ? " Reloads on SIGHUP." : "");
         }
 }
 

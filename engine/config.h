@@ -102,6 +102,17 @@ int hearth_config_set(hearth_config_t *cfg, const char *assignment,
 int hearth_config_validate(const hearth_config_t *cfg, char *errstr,
                            size_t errstr_size);
 
+/*
+ * Prepares next to replace cur on a reload (SIGHUP): options that cannot
+ * change while running (connections, topics, limits, files) are set back
+ * to cur's values. Only model options, engine.rule_version,
+ * engine.allowed_lateness_ms and log.level take effect. Returns how many
+ * options were set back, and lists their names in changed.
+ */
+size_t hearth_config_keep_static(hearth_config_t *next,
+                                 const hearth_config_t *cur, char *changed,
+                                 size_t changed_size);
+
 /* Writes the option table as Markdown. */
 void hearth_config_print_reference(FILE *out);
 

@@ -146,14 +146,47 @@ static void partition_keys(hearth_engine_t *e, partition_progress_t *p,
         p->outbox_key = make_key(e, partition, "outbox");
 }
 
+static void destroy_models(model_instance_t *models, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                models[i].ops->destroy(models[i].self);
+}
+
+/* Creates every enabled model; -1 and errstr when one is misconfigured. */
+static int create_models(const hearth_config_t *cfg, model_instance_t *out,
+                         size_t *n, char *errstr, size_t errstr_size)
+{
+        *n = 0;
+        for (size_t i = 0; hearth_models[i]; i++) {
+                void *self = hearth_models[i]->create(cfg, errstr,
+                                                      errstr_size);
+
+                if (!self && *errstr) {
+                        destroy_models(out, *n);
+                        *n = 0;
+                        return -1;
+                }
+                if (!self)
+                        continue;
+                out[*n].ops = hearth_models[i];
+                out[(*n)++].self = self;
+        }
+        return 0;
+}
+
+static void log_models(const hearth_engine_t *e)
+{
+        for (size_t i = 0; i < e->n_models; i++)
+                hearth_info(COMPONENT, "model %s enabled",
+                            e->models[i].ops->name);
+}
+
 hearth_engine_t *hearth_engine_new(const hearth_config_t *cfg,
                                    hearth_state_t *state, char *errstr,
                                    size_t errstr_size)
 {
         hearth_engine_t *e = calloc(1, sizeof(*e));
 
-        (void)errstr;
-        (void)errstr_size;
         e->cfg = cfg;
         e->state = state;
         e->batch = hearth_batch_new(state);
@@ -165,17 +198,29 @@ hearth_engine_t *hearth_engine_new(const hearth_config_t *cfg,
                 .allocator_data = e->decoded,
         };
         cache_topics(e);
-        for (size_t i = 0; hearth_models[i]; i++) {
-                void *self = hearth_models[i]->create(cfg);
-
-                if (!self)
-                        continue;
-                e->models[e->n_models].ops = hearth_models[i];
-                e->models[e->n_models++].self = self;
-                hearth_info(COMPONENT, "model %s enabled",
-                            hearth_models[i]->name);
+        if (create_models(cfg, e->models, &e->n_models, errstr,
+                          errstr_size) != 0) {
+                hearth_engine_free(e);
+                return NULL;
         }
+        log_models(e);
         return e;
+}
+
+int hearth_engine_reload(hearth_engine_t *e, const hearth_config_t *cfg,
+                         char *errstr, size_t errstr_size)
+{
+        model_instance_t fresh[16];
+        size_t n;
+
+        if (create_models(cfg, fresh, &n, errstr, errstr_size) != 0)
+                return -1;
+        destroy_models(e->models, e->n_models);
+        memcpy(e->models, fresh, n * sizeof(fresh[0]));
+        e->n_models = n;
+        e->cfg = cfg;
+        log_models(e);
+        return 0;
 }
 
 void hearth_engine_free(hearth_engine_t *e)

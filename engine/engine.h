@@ -112,6 +112,17 @@ int hearth_engine_outbox_read(hearth_engine_t *e, int32_t partition,
 int hearth_engine_outbox_clear(hearth_engine_t *e, const int32_t *partitions,
                                size_t n, char *errstr, size_t errstr_size);
 
+/*
+ * Replaces the models with ones made from cfg, between batches. The
+ * models' state in Redis stays as it is. On error (a model option is
+ * invalid) returns -1 with errstr and keeps the current models. cfg must
+ * outlive the engine or the next reload; the engine reads only model
+ * options, engine.rule_version and engine.allowed_lateness_ms from it, as
+ * connection and topic options cannot change while running.
+ */
+int hearth_engine_reload(hearth_engine_t *e, const hearth_config_t *cfg,
+                         char *errstr, size_t errstr_size);
+
 const hearth_engine_stats_t *hearth_engine_stats(const hearth_engine_t *e);
 
 void hearth_engine_free(hearth_engine_t *e);

@@ -64,16 +64,30 @@ typedef struct runner {
         int exit_at_end;
         int64_t idle_exit_ms;
         const char *stats_json;
+        /* Configuration sources in command-line order, for reloads:
+         * 'c' a file, 's' one OPTION=VALUE. */
+        struct config_source {
+                char kind;
+                const char *value;
+        } sources[64];
+        size_t n_sources;
         double started;
         uint64_t messages_in;
 } runner_t;
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reload_requested;
 
 static void on_signal(int sig)
 {
         (void)sig;
         stop_requested = 1;
+}
+
+static void on_sighup(int sig)
+{
+        (void)sig;
+        reload_requested = 1;
 }
 
 static double now_s(void)
@@ -103,7 +117,30 @@ static void usage(FILE *out)
 "  -h, --help            this text\n"
 "\n"
 "Signals: SIGINT and SIGTERM finish the current batch, publish, commit and\n"
-"exit with status 0.\n");
+"exit with status 0. SIGHUP reloads the configuration file and --set\n"
+"options between two batches: model options, engine.rule_version,\n"
+"engine.allowed_lateness_ms and log.level take effect; an invalid file is\n"
+"rejected and the current rules stay in force.\n");
+}
+
+/* Builds a configuration from the defaults and the recorded sources. */
+static int build_config(const runner_t *r, hearth_config_t *cfg,
+                        char *errstr, size_t errstr_size)
+{
+        hearth_config_defaults(cfg);
+        for (size_t i = 0; i < r->n_sources; i++) {
+                const struct config_source *src = &r->sources[i];
+                int rc = src->kind == 'c'
+                                 ? hearth_config_load_file(cfg, src->value,
+                                                           errstr,
+                                                           errstr_size)
+                                 : hearth_config_set(cfg, src->value, errstr,
+                                                     errstr_size);
+
+                if (rc != 0)
+                        return -1;
+        }
+        return hearth_config_validate(cfg, errstr, errstr_size);
 }
 
 static int parse_args(runner_t *r, int argc, char **argv)
@@ -121,19 +158,18 @@ static int parse_args(runner_t *r, int argc, char **argv)
         char errstr[512];
         int c;
 
-        hearth_config_defaults(&r->cfg);
         r->idle_exit_ms = 60000;
         while ((c = getopt_long(argc, argv, "c:s:h", longopts, NULL)) != -1) {
                 switch (c) {
                 case 'c':
-                        if (hearth_config_load_file(&r->cfg, optarg, errstr,
-                                                    sizeof(errstr)) != 0)
-                                goto invalid;
-                        break;
                 case 's':
-                        if (hearth_config_set(&r->cfg, optarg, errstr,
-                                              sizeof(errstr)) != 0)
-                                goto invalid;
+                        if (r->n_sources == 64) {
+                                fprintf(stderr, "hearth-engine: at most 64 "
+                                                "--config and --set options\n");
+                                return -1;
+                        }
+                        r->sources[r->n_sources++] =
+                                (struct config_source){(char)c, optarg};
                         break;
                 case OPT_EXIT_AT_END: r->exit_at_end = 1; break;
                 case OPT_IDLE: r->idle_exit_ms = atoll(optarg); break;
@@ -145,12 +181,52 @@ static int parse_args(runner_t *r, int argc, char **argv)
                 default: usage(stderr); return -1;
                 }
         }
-        if (hearth_config_validate(&r->cfg, errstr, sizeof(errstr)) != 0)
-                goto invalid;
+        if (build_config(r, &r->cfg, errstr, sizeof(errstr)) != 0) {
+                fprintf(stderr, "hearth-engine: invalid configuration: %s\n",
+                        errstr);
+                return -1;
+        }
         return 0;
-invalid:
-        fprintf(stderr, "hearth-engine: invalid configuration: %s\n", errstr);
-        return -1;
+}
+
+/*
+ * Reloads the configuration between two batches. The new models are made
+ * before the old ones go, so an invalid file changes nothing.
+ */
+static void reload(runner_t *r)
+{
+        hearth_config_t next, old;
+        hearth_log_level_t level;
+        char errstr[512], changed[256];
+        size_t n;
+
+        reload_requested = 0;
+        if (build_config(r, &next, errstr, sizeof(errstr)) != 0) {
+                hearth_error(COMPONENT, "reload rejected, the current rules "
+                             "stay in force: %s", errstr);
+                hearth_config_free(&next);
+                return;
+        }
+        n = hearth_config_keep_static(&next, &r->cfg, changed,
+                                      sizeof(changed));
+        if (n > 0)
+                hearth_warn(COMPONENT, "reload ignores %zu options that need "
+                            "a restart: %s", n, changed);
+        old = r->cfg;
+        r->cfg = next;
+        if (hearth_engine_reload(r->engine, &r->cfg, errstr,
+                                 sizeof(errstr)) != 0) {
+                r->cfg = old;
+                hearth_config_free(&next);
+                hearth_error(COMPONENT, "reload rejected, the current rules "
+                             "stay in force: %s", errstr);
+                return;
+        }
+        hearth_config_free(&old);
+        if (hearth_log_parse_level(r->cfg.log_level, &level) == 0)
+                hearth_log_set_level(level);
+        hearth_info(COMPONENT, "configuration reloaded: rule_version=%s",
+                    r->cfg.rule_version);
 }
 
 /* ---- producer ---- */
@@ -768,6 +844,8 @@ static void loop(runner_t *r)
         while (!stop_requested) {
                 if (r->needs_resync)
                         resync(r);
+                if (reload_requested)
+                        reload(r);
                 collect(r, &b);
                 write_metrics(r, 0);
                 if (b.n > 0) {
@@ -810,6 +888,7 @@ int main(int argc, char **argv)
                 return 2;
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
+        signal(SIGHUP, on_sighup);
         signal(SIGPIPE, SIG_IGN);
         r.started = now_s();
         if (setup(&r) != 0) {

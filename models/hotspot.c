@@ -114,10 +114,13 @@ typedef struct day_slot {
         bool alerted;
 } day_slot_t;
 
-static void *hs_create(const hearth_config_t *cfg)
+static void *hs_create(const hearth_config_t *cfg, char *errstr,
+                       size_t errstr_size)
 {
         hotspot_t *m;
 
+        (void)errstr_size;
+        errstr[0] = '\0';
         if (!cfg->hs_enabled)
                 return NULL;
         m = calloc(1, sizeof(*m));

@@ -61,8 +61,13 @@ typedef void (*hearth_emit_fn)(void *ctx, const hearth_event_t *trigger,
 
 typedef struct hearth_model_ops {
         const char *name;
-        /* Returns the model's private state, or NULL when disabled. */
-        void *(*create)(const hearth_config_t *cfg);
+        /*
+         * Returns the model's private state. Returns NULL with errstr
+         * empty when the model is disabled, and NULL with errstr set
+         * (naming the option) when its options are invalid.
+         */
+        void *(*create)(const hearth_config_t *cfg, char *errstr,
+                        size_t errstr_size);
         void (*plan)(void *self, hearth_batch_t *b, const hearth_event_t *e);
         void (*apply)(void *self, hearth_batch_t *b, const hearth_event_t *e,
                       hearth_emit_fn emit, void *emit_ctx);

@@ -42,10 +42,13 @@ typedef struct repeat_calls {
         size_t max_ids;
 } repeat_calls_t;
 
-static void *rc_create(const hearth_config_t *cfg)
+static void *rc_create(const hearth_config_t *cfg, char *errstr,
+                       size_t errstr_size)
 {
         repeat_calls_t *m;
 
+        (void)errstr_size;
+        errstr[0] = '\0';
         if (!cfg->rc_enabled)
                 return NULL;
         m = calloc(1, sizeof(*m));

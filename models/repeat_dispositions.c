@@ -136,25 +136,19 @@ static void describe_dispositions(uint64_t mask, char *out, size_t size)
         }
 }
 
-static void *rd_create(const hearth_config_t *cfg)
+static void *rd_create(const hearth_config_t *cfg, char *errstr,
+                       size_t errstr_size)
 {
         repeat_dispositions_t *m;
-        char errstr[512];
 
+        errstr[0] = '\0';
         if (!cfg->rd_enabled)
                 return NULL;
         m = calloc(1, sizeof(*m));
         if (parse_dispositions(cfg->rd_dispositions, &m->dispositions,
-                               errstr, sizeof(errstr)) != 0) {
-                /*
-                 * NOTE: create() has no way to report an error, and
-                 * hearth_config_validate() does not check model options,
-                 * so an invalid list stops the process here rather than
-                 * run without the model.
-                 */
-                hearth_error(COMPONENT, "invalid configuration: %s", errstr);
+                               errstr, errstr_size) != 0) {
                 free(m);
-                exit(EXIT_FAILURE);
+                return NULL;
         }
         describe_dispositions(m->dispositions, m->disposition_text,
                               sizeof(m->disposition_text));

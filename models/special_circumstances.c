@@ -189,24 +189,18 @@ static int configure(special_circumstances_t *m, const hearth_config_t *cfg,
         return 0;
 }
 
-static void *sc_create(const hearth_config_t *cfg)
+static void *sc_create(const hearth_config_t *cfg, char *errstr,
+                       size_t errstr_size)
 {
         special_circumstances_t *m;
-        char errstr[512];
 
+        errstr[0] = '\0';
         if (!cfg->sc_enabled)
                 return NULL;
         m = calloc(1, sizeof(*m));
-        if (configure(m, cfg, errstr, sizeof(errstr)) != 0) {
-                /*
-                 * NOTE: create() has no way to report an error, and
-                 * hearth_config_validate() does not check model options,
-                 * so an invalid list stops the process here rather than
-                 * run without the model.
-                 */
-                hearth_error(COMPONENT, "invalid configuration: %s", errstr);
+        if (configure(m, cfg, errstr, errstr_size) != 0) {
                 free(m);
-                exit(EXIT_FAILURE);
+                return NULL;
         }
         return m;
 }

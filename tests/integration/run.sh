@@ -289,6 +289,40 @@ test_kill_restart() {
         test "$killed" -eq "$replayed"
 }
 
+# wait_for_log FILE TEXT: waits up to 30 s for TEXT to appear in FILE.
+wait_for_log() {
+        local i
+        for i in $(seq 300); do
+                grep -q -- "$2" "$1" 2>/dev/null && return 0
+                sleep 0.1
+        done
+        echo "timed out waiting for \"$2\" in $1"
+        return 1
+}
+
+test_reload_on_sighup() {
+        local conf=$work/reload.json log=$work/reload.log pid
+        echo '{"engine": {"rule_version": "r1"}}' >"$conf"
+        "$bin/hearth-engine" --config "$conf" --set kafka.brokers="$brokers" \
+                --set redis.port="$HEARTH_REDIS_PORT" \
+                --set kafka.group_id=reload >"$log" 2>&1 &
+        pid=$!
+        echo "$pid" >>"$work/engine.pids"
+        wait_for_log "$log" "rule_version=r1"
+        # An invalid file is rejected and the engine keeps running.
+        echo '{"models": {"special_circumstances": {"lethal_flags": "x"}}}' \
+                >"$conf"
+        kill -HUP "$pid"
+        wait_for_log "$log" "reload rejected"
+        kill -0 "$pid"
+        echo '{"engine": {"rule_version": "r2"}}' >"$conf"
+        kill -HUP "$pid"
+        wait_for_log "$log" "configuration reloaded: rule_version=r2"
+        kill -TERM "$pid"
+        wait "$pid"
+        grep -E "reload|stopped" "$log"
+}
+
 main() {
         trap stop_services EXIT
         start_services
@@ -300,6 +334,7 @@ main() {
         run_test engine_oracle
         run_test replay_twice
         run_test kill_restart
+        run_test reload_on_sighup
         echo
         if [ "$failed" -gt 0 ]; then
                 echo "failed: ${failures[*]}"

@@ -1409,6 +1409,75 @@ START_TEST(long_key_prefix_keeps_key_layout)
 }
 END_TEST
 
+/* ---- reload ---- */
+
+START_TEST(reload_applies_new_rules)
+{
+        hearth_config_t next;
+        const Hearth__V1__Alert *a;
+
+        queue_call("inc-a1", HOUSE_A, T0);
+        queue_call("inc-a2", HOUSE_A, T0 + HOUR_MS);
+        process();
+        ck_assert_uint_eq(n_alerts, 1);
+        ck_assert_str_eq(alerts[0]->rule_version, "1");
+
+        hearth_config_defaults(&next);
+        ck_assert_int_eq(hearth_config_set(&next, "engine.rule_version=2",
+                                           err, sizeof(err)), 0);
+        ck_assert_int_eq(hearth_config_set(&next,
+                                           "models.repeat_calls."
+                                           "short_threshold=3",
+                                           err, sizeof(err)), 0);
+        ck_assert_msg(hearth_engine_reload(engine, &next, err,
+                                           sizeof(err)) == 0, "%s", err);
+
+        /* Two more incidents at house B: below the new threshold of 3. */
+        queue_call("inc-b1", HOUSE_B, T0 + 2 * HOUR_MS);
+        queue_call("inc-b2", HOUSE_B, T0 + 3 * HOUR_MS);
+        process();
+        ck_assert_uint_eq(n_alerts, 0);
+        /* State survived the reload: a third incident at house A makes
+         * three within 72 h, now a P2 under the new version. */
+        queue_call("inc-a3", HOUSE_A, T0 + 4 * HOUR_MS);
+        process();
+        a = alert_for("inc-a3");
+        ck_assert_ptr_nonnull(a);
+        ck_assert_str_eq(a->rule_version, "2");
+        ck_assert_int_eq(a->priority, 2);
+        /* The engine reads next from now on; it must outlive the engine. */
+        hearth_engine_free(engine);
+        engine = NULL;
+        hearth_state_free(state);
+        state = NULL;
+        hearth_config_free(&next);
+}
+END_TEST
+
+START_TEST(reload_rejects_invalid_models)
+{
+        hearth_config_t bad;
+
+        hearth_config_defaults(&bad);
+        ck_assert_int_eq(hearth_config_set(&bad,
+                                           "models.special_circumstances."
+                                           "lethal_flags=weapon,bogus",
+                                           err, sizeof(err)), 0);
+        queue_call("inc-a1", HOUSE_A, T0);
+        process();
+        ck_assert_int_eq(hearth_engine_reload(engine, &bad, err, sizeof(err)),
+                         -1);
+        ck_assert_ptr_nonnull(strstr(err, "lethal_flags"));
+        hearth_config_free(&bad);
+
+        /* The old rules stay: a second incident still raises the P3. */
+        queue_call("inc-a2", HOUSE_A, T0 + HOUR_MS);
+        process();
+        ck_assert_uint_eq(n_alerts, 1);
+        ck_assert_int_eq(alerts[0]->priority, 3);
+}
+END_TEST
+
 /* ---- options ---- */
 
 START_TEST(short_threshold_option_applies)
@@ -1585,6 +1654,8 @@ Suite *hearth_test_engine_suite(void)
         tcase_add_test(tc, redis_read_error_applies_nothing);
         tcase_add_test(tc, failed_transaction_keeps_batch_for_redelivery);
         tcase_add_test(tc, long_key_prefix_keeps_key_layout);
+        tcase_add_test(tc, reload_applies_new_rules);
+        tcase_add_test(tc, reload_rejects_invalid_models);
         tcase_add_test(tc, short_threshold_option_applies);
         tcase_add_test(tc, short_priority_option_sets_topic);
         tcase_add_test(tc, empty_region_template_skips_region);
