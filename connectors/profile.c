@@ -69,6 +69,36 @@ static char *get_string(loader_t *l, json_t *obj, const char *key,
         return strdup(json_string_value(v));
 }
 
+/*
+ * Rejects a key of obj that is not in known (NULL-terminated), so that a
+ * misspelled option such as "withheld_value" fails instead of being
+ * ignored. Does nothing when obj is not an object.
+ */
+static void check_keys_in(loader_t *l, json_t *obj, const char *option,
+                          const char *const *known)
+{
+        const char *key;
+        json_t *v;
+
+        if (!json_is_object(obj))
+                return;
+        json_object_foreach(obj, key, v)
+        {
+                size_t i = 0;
+
+                while (known[i] && strcmp(known[i], key) != 0)
+                        i++;
+                if (!known[i]) {
+                        fail(l, option, "unknown option \"%s\"; see "
+                                        "connectors/profiles/README.md",
+                             key);
+                        return;
+                }
+        }
+}
+
+static const char *const ref_keys[] = {"column", "index", "value", NULL};
+
 /* A reference is "name", {"column": "name"}, {"index": n} or {"value": "c"}. */
 static void parse_ref(loader_t *l, json_t *v, const char *option,
                       hearth_field_ref_t *ref)
@@ -79,6 +109,7 @@ static void parse_ref(loader_t *l, json_t *v, const char *option,
         ref->index = -1;
         if (!v || json_is_null(v))
                 return;
+        check_keys_in(l, v, option, ref_keys);
         if (json_is_string(v)) {
                 ref->kind = HEARTH_REF_COLUMN;
                 ref->name = strdup(json_string_value(v));
@@ -229,6 +260,10 @@ static void parse_time_spec(loader_t *l, json_t *v, const char *option,
                                 "\"format\"");
                 return;
         }
+        check_keys_in(l, v, option,
+                      (const char *const[]){"column", "index", "format",
+                                            "time_column", "time_format",
+                                            NULL});
         snprintf(opt, sizeof(opt), "%s.column", option);
         parse_ref(l, json_object_get(v, "column"), opt, &t->column);
         if (!l->failed && t->column.kind == HEARTH_REF_NONE)
@@ -270,6 +305,10 @@ static void parse_events(loader_t *l, json_t *v)
                 char *type;
 
                 l->p->n_events = i + 1;
+                snprintf(opt, sizeof(opt), "events[%zu]", i);
+                check_keys_in(l, item, opt,
+                              (const char *const[]){"type", "time",
+                                                    "optional", "when", NULL});
                 snprintf(opt, sizeof(opt), "events[%zu].type", i);
                 type = get_string(l, item, "type", opt, NULL);
                 e->type = type ? event_type_from_name(type) : -1;
@@ -287,6 +326,9 @@ static void parse_events(loader_t *l, json_t *v)
                 if (!when)
                         continue;
                 snprintf(opt, sizeof(opt), "events[%zu].when", i);
+                check_keys_in(l, when, opt,
+                              (const char *const[]){"column", "values",
+                                                    "nonempty", NULL});
                 parse_ref(l, json_object_get(when, "column"), opt,
                           &e->when_column);
                 e->when_values = parse_string_list(
@@ -310,6 +352,9 @@ static void parse_domestic(loader_t *l, json_t *v)
                                     "\"column\" and \"values\" or \"regex\"");
                 return;
         }
+        check_keys_in(l, v, "domestic",
+                      (const char *const[]){"column", "values", "regex",
+                                            NULL});
         parse_ref(l, json_object_get(v, "column"), "domestic.column",
                   &p->domestic_column);
         if (!l->failed && p->domestic_column.kind == HEARTH_REF_NONE)
@@ -345,6 +390,9 @@ static void parse_category_flags(loader_t *l, json_t *v)
                 hearth_pattern_rule_t *r = &l->p->category_flags[i];
                 char *pattern;
 
+                snprintf(opt, sizeof(opt), "category_flags[%zu]", i);
+                check_keys_in(l, item, opt,
+                              (const char *const[]){"regex", "flags", NULL});
                 snprintf(opt, sizeof(opt), "category_flags[%zu].regex", i);
                 pattern = get_string(l, item, "regex", opt, NULL);
                 if (!pattern) {
@@ -373,6 +421,10 @@ static void parse_address(loader_t *l, json_t *v)
                 parse_ref(l, v, "address", &p->address);
                 return;
         }
+        check_keys_in(l, v, "address",
+                      (const char *const[]){"column", "strip_regex",
+                                            "withheld_values",
+                                            "ignored_values", NULL});
         parse_ref(l, json_object_get(v, "column"), "address.column",
                   &p->address);
         pattern = get_string(l, v, "strip_regex", "address.strip_regex", NULL);
@@ -397,6 +449,9 @@ static void parse_coordinates(loader_t *l, json_t *v)
 
         if (!v)
                 return;
+        check_keys_in(l, v, "coordinates",
+                      (const char *const[]){"lat", "lon", "column", "bbox",
+                                            NULL});
         parse_ref(l, json_object_get(v, "lat"), "coordinates.lat", &p->lat);
         parse_ref(l, json_object_get(v, "lon"), "coordinates.lon", &p->lon);
         parse_ref(l, json_object_get(v, "column"), "coordinates.column",
@@ -473,6 +528,10 @@ static void parse_parties(loader_t *l, json_t *v)
 
         if (!v)
                 return;
+        check_keys_in(l, v, "parties",
+                      (const char *const[]){"column", "separator",
+                                            "role_separator", "roles",
+                                            "resident_id_numbers", NULL});
         parse_ref(l, json_object_get(v, "column"), "parties.column",
                   &p->parties);
         p->party_separator = get_string(l, v, "separator",
@@ -499,6 +558,8 @@ static void parse_narrative(loader_t *l, json_t *v)
 
         if (!v)
                 return;
+        check_keys_in(l, v, "narrative",
+                      (const char *const[]){"column", "keywords", NULL});
         parse_ref(l, json_object_get(v, "column"), "narrative.column",
                   &p->narrative);
         keywords = json_object_get(v, "keywords");
@@ -551,6 +612,10 @@ static void parse_region(loader_t *l, json_t *root)
                 fail(l, "region", "must be an object");
                 return;
         }
+        check_keys_in(l, r, "region",
+                      (const char *const[]){"province_code", "city_code",
+                                            "district_code", "station_code",
+                                            "grid_id", NULL});
         parse_ref(l, json_object_get(r, "province_code"),
                   "region.province_code", &p->province);
         parse_ref(l, json_object_get(r, "city_code"), "region.city_code",
@@ -583,6 +648,10 @@ static void parse_format(loader_t *l, json_t *root)
         hearth_profile_t *p = l->p;
         char *format = get_string(l, root, "format", "format", "csv");
         json_t *limits = json_object_get(root, "limits");
+
+        check_keys_in(l, limits, "limits",
+                      (const char *const[]){"max_record_bytes",
+                                            "max_field_bytes", NULL});
 
         if (format && strcmp(format, "csv") == 0)
                 p->format = HEARTH_FORMAT_CSV;
@@ -656,6 +725,8 @@ static void parse_root(loader_t *l, json_t *root)
                                         "incident_prefix", "");
         parse_region(l, root);
         v = json_object_get(root, "category");
+        check_keys_in(l, v, "category",
+                      (const char *const[]){"code", "text", NULL});
         if (v) {
                 parse_ref(l, json_object_get(v, "code"), "category.code",
                           &p->category_code);
@@ -670,6 +741,8 @@ static void parse_root(loader_t *l, json_t *root)
         parse_parties(l, json_object_get(root, "parties"));
         parse_narrative(l, json_object_get(root, "narrative"));
         v = json_object_get(root, "disposition");
+        check_keys_in(l, v, "disposition",
+                      (const char *const[]){"column", "values", NULL});
         if (v) {
                 parse_ref(l, json_object_get(v, "column"),
                           "disposition.column", &p->disposition);

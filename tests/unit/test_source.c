@@ -254,6 +254,39 @@ START_TEST(stacked_regex_quantifiers_rejected)
 }
 END_TEST
 
+START_TEST(misspelled_nested_option_rejected)
+{
+        static const char *const cases[][2] = {
+                {"\"address\": {\"column\": \"a\", \"withheld_value\": []}",
+                 "address: unknown option \"withheld_value\""},
+                {"\"region\": {\"provice_code\": \"x\"}",
+                 "region: unknown option \"provice_code\""},
+                {"\"coordinates\": {\"lat\": \"y\", \"lon\": \"x\","
+                 " \"bbx\": [1, 2, 3, 4]}",
+                 "coordinates: unknown option \"bbx\""},
+                {"\"category\": {\"code\": {\"colum\": \"c\"}}",
+                 "category.code: unknown option \"colum\""},
+        };
+        char json[512], errstr[256];
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                hearth_profile_t *p;
+
+                snprintf(json, sizeof(json),
+                         "{\"name\": \"typo\", \"incident_id\": \"id\","
+                         " \"domestic\": true, %s, \"events\": [{\"type\":"
+                         " \"CALL_RECEIVED\", \"time\": {\"column\": \"t\"}}]}",
+                         cases[i][0]);
+                p = hearth_profile_parse(json, strlen(json), errstr,
+                                         sizeof(errstr));
+                ck_assert_msg(p == NULL, "case %zu accepted", i);
+                ck_assert_msg(strstr(errstr, cases[i][1]) != NULL,
+                              "case %zu: \"%s\" lacks \"%s\"", i, errstr,
+                              cases[i][1]);
+        }
+}
+END_TEST
+
 Suite *hearth_test_source_suite(void)
 {
         Suite *s = suite_create("source");
@@ -265,6 +298,7 @@ Suite *hearth_test_source_suite(void)
         tcase_add_test(tc, gb18030_invalid_bytes_rejected);
         tcase_add_test(tc, header_with_nul_byte_reports_missing_column);
         tcase_add_test(tc, stacked_regex_quantifiers_rejected);
+        tcase_add_test(tc, misspelled_nested_option_rejected);
         suite_add_tcase(s, tc);
         return s;
 }
