@@ -292,8 +292,11 @@ static void map_location(hearth_mapper_t *m, const hearth_row_t *row,
         ev->has_coordinates = true;
 }
 
-/* Keeps the digits of a phone number, so "+86 138-0000" and "861380000"
- * pseudonymize alike. */
+/*
+ * Keeps the digits of a phone number, so "+86 138-0000" and "861380000"
+ * pseudonymize alike. NOTE: a country code is kept, so "+86 13800000021"
+ * and "13800000021" get different caller keys and are not linked.
+ */
 static size_t phone_digits(const char *in, char *out, size_t size)
 {
         size_t n = 0;
@@ -424,7 +427,11 @@ static bool contains_folded(const char *haystack_lower, const char *keyword)
         return strstr(haystack_lower, keyword) != NULL;
 }
 
-/* Scans the narrative for risk keywords; the text itself is dropped. */
+/*
+ * Scans the narrative for risk keywords; the text itself is dropped.
+ * NOTE: this is a plain substring search without negation, so "无人受伤"
+ * (no one hurt) still sets injury when "受伤" is a keyword.
+ */
 static uint32_t narrative_flags(hearth_mapper_t *m, const hearth_row_t *row,
                                 hearth_map_error_t *err)
 {

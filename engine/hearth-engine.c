@@ -248,7 +248,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg,
         }
 }
 
-/* Hands every message to the producer, which copies it. */
+/*
+ * Hands every message to the producer, which copies it. NOTE: when a
+ * regional topic does not exist and the broker does not create topics,
+ * delivery fails and the outbox is retried every second, which stalls the
+ * partition and republishes its priority alerts (same ids) each time:
+ * create each city's regional topic before its first event.
+ */
 static void produce_all(runner_t *r, hearth_out_list_t *out)
 {
         for (size_t i = 0; i < out->n; i++) {

@@ -9,6 +9,11 @@
  * priority P is suppressed when the household already had an alert at P or
  * a more urgent priority less than P's window earlier (in event time).
  *
+ * NOTE: counts are taken when each event is applied, so an event that
+ * arrives after later events of its household (within the allowed
+ * lateness) does not raise their counts. Alerts then depend on arrival
+ * order, and a replay in event-time order can differ from such a live run.
+ *
  * An incident belongs to the household of its first event, even when a
  * later event of it carries another address.
  *
