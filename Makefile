@@ -4,8 +4,10 @@
 #   make deps       install the Debian packages the project needs
 #   make test       install, build, start Kafka and Redis, run every test
 #   make demo       run the whole pipeline on the shipped Milwaukee call log
-#   make bench      measure throughput, latency and memory (bench/README.md)
+#   make bench      measure throughput, CPU and memory (bench/README.md)
 #   make asan       build and run the unit tests with ASan and UBSan
+#   make valgrind   run the unit tests under valgrind's leak check
+#   make fuzz       run the libFuzzer targets (tests/fuzz/README.md)
 #   make format     apply .clang-format to the C sources
 
 BUILD ?= build
@@ -41,6 +43,7 @@ TEST_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SRC) tests/unit/runner.c)
 TEST_BIN := $(BUILD)/tests/unit-tests
 
 .PHONY: all deps test test-unit test-integration demo bench asan format docs \
+        valgrind \
         services-up services-down clean fuzz
 .SECONDARY: $(GEN_C) $(GEN_H)
 
@@ -112,6 +115,12 @@ asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 \
 		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		test-unit
+
+# The unit tests under valgrind, in one process so every leak is seen;
+# fails on a memory error or a definite leak.
+valgrind: $(TEST_BIN)
+	CK_FORK=no valgrind --leak-check=full --errors-for-leak-kinds=definite \
+		--error-exitcode=3 $(TEST_BIN)
 
 services-up:
 	bash deploy/local/services.sh up
