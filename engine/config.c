@@ -47,6 +47,15 @@ static const option_def_t options[] = {
          "hearth.alerts.region.{city}", 0, 0, "",
          "Regional alert topic; {city} becomes the event's city code. "
          "Empty disables regional topics."},
+        {"topics.create_missing", OPT_BOOL, OFF(create_topics), "true", 0, 0,
+         "", "Ask the broker to create an alert or dead-letter topic before "
+             "the first message to it, so a new city's regional topic exists "
+             "even when the broker does not create topics itself."},
+        {"topics.create_partitions", OPT_INT, OFF(create_partitions), "1", 1,
+         10000, "partitions", "Partitions of a topic created on first use."},
+        {"topics.create_replication", OPT_INT, OFF(create_replication), "1",
+         1, 32, "replicas", "Replication factor of a topic created on first "
+                            "use; use 3 on a production cluster."},
         {"redis.host", OPT_STRING, OFF(redis_host), "127.0.0.1", 0, 0, "",
          "Redis host; ignored when redis.unix_socket is set."},
         {"redis.port", OPT_INT, OFF(redis_port), "36379", 1, 65535, "",

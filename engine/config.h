@@ -26,6 +26,9 @@ typedef struct hearth_config {
         char *dlq_topic;
         char *priority_topic_template;
         char *region_topic_template;
+        bool create_topics;
+        int64_t create_partitions;
+        int64_t create_replication;
         /* Redis */
         char *redis_host;
         int64_t redis_port;

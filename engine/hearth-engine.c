@@ -30,6 +30,7 @@
 #include "engine/config.h"
 #include "engine/engine.h"
 #include "engine/observe.h"
+#include "engine/topics.h"
 #include "engine/state.h"
 
 #define COMPONENT "engine"
@@ -55,6 +56,7 @@ typedef struct runner {
         rd_kafka_t *producer;
         inflight_t inflight;
         hearth_observe_t *observe;
+        hearth_topics_t *topics;
         bool assigned[HEARTH_MAX_PARTITIONS];
         bool at_end[HEARTH_MAX_PARTITIONS];
         size_t n_assigned;
@@ -249,11 +251,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg,
 }
 
 /*
- * Hands every message to the producer, which copies it. NOTE: when a
- * regional topic does not exist and the broker does not create topics,
- * delivery fails and the outbox is retried every second, which stalls the
- * partition and republishes its priority alerts (same ids) each time:
- * create each city's regional topic before its first event.
+ * Hands every message to the producer, which copies it, after asking the
+ * broker once for each new topic. NOTE: if a topic can be neither created
+ * here nor by the broker, delivery fails and the outbox is retried every
+ * second, which stalls the partition and republishes its alerts (same ids).
  */
 static void produce_all(runner_t *r, hearth_out_list_t *out)
 {
@@ -261,6 +262,7 @@ static void produce_all(runner_t *r, hearth_out_list_t *out)
                 hearth_out_msg_t *m = &out->msgs[i];
                 rd_kafka_resp_err_t err;
 
+                hearth_topics_ensure(r->topics, m->topic);
                 do {
                         err = rd_kafka_producev(
                                 r->producer, RD_KAFKA_V_TOPIC(m->topic),
@@ -392,6 +394,9 @@ static int create_producer(runner_t *r, char *errstr, size_t errstr_size)
                 rd_kafka_conf_destroy(conf);
                 return -1;
         }
+        r->topics = hearth_topics_new(r->producer, r->cfg.create_topics,
+                                      (int)r->cfg.create_partitions,
+                                      (int)r->cfg.create_replication);
         return 0;
 }
 
@@ -814,6 +819,7 @@ static void teardown(runner_t *r)
                 rd_kafka_consumer_close(r->consumer);
                 rd_kafka_destroy(r->consumer);
         }
+        hearth_topics_free(r->topics);
         if (r->producer) {
                 rd_kafka_flush(r->producer, 10000);
                 rd_kafka_destroy(r->producer);

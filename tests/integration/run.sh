@@ -178,7 +178,8 @@ test_engine_oracle() {
                 "$real/milwaukee_mpd_2018/data.csv"
         engine --exit-at-end --stats-json "$work/engine1.stats" \
                 --set audit.log="$work/audit.jsonl" \
-                --set metrics.file="$work/metrics.prom"
+                --set metrics.file="$work/metrics.prom" \
+                --set topics.create_partitions=2
         dump_alerts hearth.alerts.p "$work/alerts1.jsonl"
         python3 "$here/check.py" audit "$work/alerts1.jsonl" \
                 "$work/audit.jsonl" "$work/metrics.prom" 33968
@@ -191,6 +192,16 @@ test_engine_oracle() {
                 >"$work/region.jsonl"
         python3 "$here/check.py" same-ids "$work/alerts1.jsonl" \
                 "$work/region.jsonl"
+        # The engine created the regional topic itself, with 2 partitions;
+        # the broker's own default is 1.
+        dump --topic hearth.alerts.region.5553000 --type raw \
+                >"$work/region.raw"
+        python3 - "$work/region.raw" <<'PY'
+import json, sys
+parts = {json.loads(l)["partition"] for l in open(sys.argv[1])}
+print("regional topic partitions used: %s" % sorted(parts))
+sys.exit(0 if parts == {0, 1} else 1)
+PY
 }
 
 zcard_total() {
