@@ -39,7 +39,8 @@ LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC)) \
 BINS := $(patsubst %.c,$(BUILD)/bin/%,$(notdir $(MAIN_SRC)))
 
 TEST_SRC := $(wildcard tests/unit/test_*.c)
-TEST_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SRC) tests/unit/runner.c)
+TEST_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SRC) tests/unit/runner.c \
+                                              tests/unit/redis_server.c)
 TEST_BIN := $(BUILD)/tests/unit-tests
 
 .PHONY: all deps test test-unit test-integration demo bench asan format docs \

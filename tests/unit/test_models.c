@@ -15,7 +15,6 @@
 
 #include <check.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -30,6 +29,7 @@
 #include <unistd.h>
 
 #include "engine/common/log.h"
+#include "tests/unit/redis_server.h"
 #include "hearth/v1/alert.pb-c.h"
 #include "hearth/v1/incident.pb-c.h"
 
@@ -47,99 +47,10 @@
 #define RD_SUP_KEY "hearth:{p0}:rd.sup:a:" HOUSE
 
 #define MAX_ALERTS 16
-#define SERVER_WAIT_MS 10000
-#define SERVER_STOP_MS 5000
 
-/* ---- redis-server, owned by the runner process ---- */
-
-static pid_t server_pid = -1;
-static char socket_path[108];
-
-static void sleep_ms(long ms)
-{
-        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-
-        nanosleep(&ts, NULL);
-}
-
-static bool socket_accepts(const char *path)
-{
-        struct sockaddr_un addr = {.sun_family = AF_UNIX};
-        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-        bool ok;
-
-        snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
-        ok = fd >= 0 &&
-             connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
-        if (fd >= 0)
-                close(fd);
-        return ok;
-}
-
-static void exec_server(pid_t parent)
-{
-        int devnull = open("/dev/null", O_WRONLY);
-
-        /* The server must not outlive a runner that crashes. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent)
-                _exit(127);
-        if (devnull >= 0)
-                dup2(devnull, STDOUT_FILENO);
-        execlp("redis-server", "redis-server", "--port", "0",
-               "--unixsocket", socket_path, "--unixsocketperm", "700",
-               "--save", "", "--appendonly", "no", (char *)NULL);
-        fprintf(stderr, "test_models: cannot run redis-server: %s\n",
-                strerror(errno));
-        _exit(127);
-}
-
-static void server_stop(void)
-{
-        int status;
-
-        if (server_pid > 0) {
-                kill(server_pid, SIGTERM);
-                for (int waited = 0; waited < SERVER_STOP_MS; waited += 10) {
-                        if (waitpid(server_pid, &status, WNOHANG) != 0)
-                                break;
-                        sleep_ms(10);
-                }
-                if (waitpid(server_pid, &status, WNOHANG) == 0) {
-                        kill(server_pid, SIGKILL);
-                        waitpid(server_pid, &status, 0);
-                }
-        }
-        server_pid = -1;
-        unlink(socket_path);
-}
-
-/* Starts redis-server. On failure server_pid stays -1 for setup(). */
 static void server_start(void)
 {
-        pid_t parent = getpid();
-        int status;
-
-        snprintf(socket_path, sizeof(socket_path),
-                 "/tmp/hearth-models-%d.sock", (int)parent);
-        unlink(socket_path);
-        fflush(NULL);
-        server_pid = fork();
-        if (server_pid == 0)
-                exec_server(parent);
-        for (int waited = 0; server_pid > 0; waited += 10) {
-                if (socket_accepts(socket_path))
-                        return;
-                if (waitpid(server_pid, &status, WNOHANG) != 0 ||
-                    waited >= SERVER_WAIT_MS) {
-                        fprintf(stderr, "test_models: redis-server did not "
-                                "open %s within %d ms\n", socket_path,
-                                SERVER_WAIT_MS);
-                        break;
-                }
-                sleep_ms(10);
-        }
-        server_stop();
+        hearth_test_redis_start("models");
 }
 
 /* ---- per-test engine ---- */
@@ -180,10 +91,12 @@ static void setup(void)
         char option[160];
         const char *flushall[] = {"FLUSHALL"};
 
-        ck_assert_msg(server_pid > 0, "redis-server is not running");
+        ck_assert_msg(hearth_test_redis_running(),
+                      "redis-server is not running");
         hearth_log_set_level(HEARTH_LOG_WARN);
         hearth_config_defaults(&cfg);
-        snprintf(option, sizeof(option), "redis.unix_socket=%s", socket_path);
+        snprintf(option, sizeof(option), "redis.unix_socket=%s",
+                 hearth_test_redis_socket());
         set_option(option);
         set_option("topics.region_template=");
         state = hearth_state_connect(&cfg, err, sizeof(err));
@@ -1158,7 +1071,8 @@ static TCase *server_tcase(const char *name)
 {
         TCase *tc = tcase_create(name);
 
-        tcase_add_unchecked_fixture(tc, server_start, server_stop);
+        tcase_add_unchecked_fixture(tc, server_start,
+                                    hearth_test_redis_stop);
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 30);
         return tc;
