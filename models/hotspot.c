@@ -384,33 +384,14 @@ static bool c2_exceeds(const hotspot_t *m, const baseline_t *base,
                100000000 * d * d > t * t * n * n * f * f;
 }
 
-typedef struct id_list {
-        char **ids;
-        size_t n, cap;
-} id_list_t;
-
-static void collect_id(void *ctx, const char *member, int64_t score)
-{
-        id_list_t *l = ctx;
-
-        (void)score;
-        if (l->n < l->cap)
-                l->ids[l->n++] = (char *)member;
-        else if (l->cap > 0) {
-                /* Keep the most recent: shift out the oldest. */
-                memmove(l->ids, l->ids + 1, (l->cap - 1) * sizeof(*l->ids));
-                l->ids[l->cap - 1] = (char *)member;
-        }
-}
-
 static void emit_alert(const hotspot_t *m, hearth_batch_t *b,
                        const hearth_event_t *e, const event_keys_t *k,
                        const area_t *a, const baseline_t *base,
                        uint32_t count, hearth_emit_fn emit, void *emit_ctx)
 {
         hearth_candidate_t c = {.model = "hotspot"};
-        id_list_t ids = {.ids = calloc(m->max_ids, sizeof(char *)),
-                         .cap = m->max_ids};
+        char **ids = calloc(m->max_ids, sizeof(char *));
+        size_t n_ids;
         double n = (double)base->n, sum = (double)base->sum;
         double mean = sum / n;
         double variance = ((double)base->sum_squares - sum * mean) / (n - 1);
@@ -421,8 +402,8 @@ static void emit_alert(const hotspot_t *m, hearth_batch_t *b,
                     (sigma > floor_sigma ? sigma : floor_sigma);
         char floored[40] = "";
 
-        hearth_zset_range(b, a->incidents, INT64_MIN, INT64_MAX, collect_id,
-                          &ids);
+        n_ids = hearth_model_recent_ids(b, a->incidents, INT64_MIN, INT64_MAX,
+                                        ids, m->max_ids);
         if (sigma < floor_sigma)
                 snprintf(floored, sizeof(floored), " (floor %.2f)",
                          floor_sigma);
@@ -433,15 +414,15 @@ static void emit_alert(const hotspot_t *m, hearth_batch_t *b,
         c.window_start_ms = day_start_ms(m, k->day);
         c.window_end_ms = day_start_ms(m, k->day + 1) - 1;
         c.count = count;
-        c.incident_ids = ids.ids;
-        c.n_incident_ids = ids.n;
+        c.incident_ids = ids;
+        c.n_incident_ids = n_ids;
         snprintf(c.reason_code, sizeof(c.reason_code), "%s", a->code);
         snprintf(c.reason_text, sizeof(c.reason_text),
                  "C2 %.2f > %.2f: %u domestic incidents this day; baseline "
                  "of %" PRId64 " days: mean %.2f, sd %.2f%s", c2, threshold,
                  count, base->n, mean, sigma, floored);
         emit(emit_ctx, e, &c);
-        free(ids.ids);
+        free(ids);
 }
 
 /* Raises the area's alert of the day when it has none yet, the area's

@@ -87,4 +87,20 @@ extern const hearth_model_ops_t *const hearth_models[];
 bool hearth_household_key(const Hearth__V1__IncidentEvent *msg, char *out,
                           size_t size);
 
+/*
+ * Returns true when key (a hash of priority -> event time of the last
+ * alert) shows an alert at priority or a more urgent one whose event time
+ * lies less than window_ms from t, in either direction.
+ */
+bool hearth_model_suppressed(hearth_batch_t *b, const char *key, int priority,
+                             int64_t window_ms, int64_t t);
+
+/*
+ * Fills ids with the members of the sorted set key whose score s has
+ * lo < s <= hi, keeping the max most recent, oldest first. Returns how
+ * many it wrote; the strings live until the batch is reset.
+ */
+size_t hearth_model_recent_ids(hearth_batch_t *b, const char *key, int64_t lo,
+                               int64_t hi, char **ids, size_t max);
+
 #endif

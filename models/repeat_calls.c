@@ -153,45 +153,6 @@ static const rule_t *pick_rule(repeat_calls_t *m, hearth_batch_t *b,
         return best;
 }
 
-static bool suppressed(hearth_batch_t *b, const char *skey,
-                       const rule_t *rule, int64_t t)
-{
-        char field[8];
-
-        for (int p = 1; p <= rule->priority; p++) {
-                const char *last;
-                int64_t gap;
-
-                snprintf(field, sizeof(field), "%d", p);
-                last = hearth_hash_get(b, skey, field);
-                if (!last)
-                        continue;
-                gap = t - strtoll(last, NULL, 10);
-                if (gap < rule->window_ms && gap > -rule->window_ms)
-                        return true;
-        }
-        return false;
-}
-
-typedef struct id_list {
-        char **ids;
-        size_t n, cap;
-} id_list_t;
-
-static void collect_id(void *ctx, const char *member, int64_t score)
-{
-        id_list_t *l = ctx;
-
-        (void)score;
-        if (l->n < l->cap)
-                l->ids[l->n++] = (char *)member;
-        else if (l->cap > 0) {
-                /* Keep the most recent: shift out the oldest. */
-                memmove(l->ids, l->ids + 1, (l->cap - 1) * sizeof(*l->ids));
-                l->ids[l->cap - 1] = (char *)member;
-        }
-}
-
 static void emit_alert(repeat_calls_t *m, hearth_batch_t *b,
                        const hearth_event_t *e, const char *zkey,
                        const rule_t *rule, uint32_t count, hearth_emit_fn emit,
@@ -199,11 +160,11 @@ static void emit_alert(repeat_calls_t *m, hearth_batch_t *b,
 {
         hearth_candidate_t c = {.model = "repeat_calls"};
         int64_t t = e->msg->event_time_ms;
-        id_list_t ids = {.ids = calloc(m->max_ids, sizeof(char *)),
-                         .cap = m->max_ids};
+        char **ids = calloc(m->max_ids, sizeof(char *));
         const char *subject = strstr(zkey, "}:rc:") + 5;
 
-        hearth_zset_range(b, zkey, t - rule->window_ms, t, collect_id, &ids);
+        size_t n_ids = hearth_model_recent_ids(b, zkey, t - rule->window_ms,
+                                               t, ids, m->max_ids);
         c.priority = rule->priority;
         c.score = (double)count / (double)rule->threshold;
         c.subject_kind = HEARTH__V1__SUBJECT_KIND__HOUSEHOLD;
@@ -211,8 +172,8 @@ static void emit_alert(repeat_calls_t *m, hearth_batch_t *b,
         c.window_start_ms = t - rule->window_ms + 1;
         c.window_end_ms = t;
         c.count = count;
-        c.incident_ids = ids.ids;
-        c.n_incident_ids = ids.n;
+        c.incident_ids = ids;
+        c.n_incident_ids = n_ids;
         snprintf(c.reason_code, sizeof(c.reason_code), "%s", rule->code);
         if (rule->window_ms % DAY_MS == 0 && rule->window_ms >= 7 * DAY_MS)
                 snprintf(c.reason_text, sizeof(c.reason_text),
@@ -223,7 +184,7 @@ static void emit_alert(repeat_calls_t *m, hearth_batch_t *b,
                          "%u domestic incidents at this household within "
                          "%" PRId64 " h", count, rule->window_ms / HOUR_MS);
         emit(emit_ctx, e, &c);
-        free(ids.ids);
+        free(ids);
 }
 
 static void rc_apply(void *self, hearth_batch_t *b, const hearth_event_t *e,
@@ -245,7 +206,8 @@ static void rc_apply(void *self, hearth_batch_t *b, const hearth_event_t *e,
         if (e->late)
                 return;
         rule = pick_rule(m, b, k.incidents, t, &count);
-        if (!rule || suppressed(b, k.suppression, rule, t))
+        if (!rule || hearth_model_suppressed(b, k.suppression, rule->priority,
+                                           rule->window_ms, t))
                 return;
         snprintf(value, sizeof(value), "%" PRId64, t);
         snprintf(field, sizeof(field), "%d", rule->priority);

@@ -207,56 +207,17 @@ static void rd_plan(void *self, hearth_batch_t *b, const hearth_event_t *e)
         hearth_batch_need_hash(b, skey);
 }
 
-static bool suppressed(const repeat_dispositions_t *m, hearth_batch_t *b,
-                       const char *skey, int64_t t)
-{
-        char field[8];
-
-        for (int p = 1; p <= m->priority; p++) {
-                const char *last;
-                int64_t gap;
-
-                snprintf(field, sizeof(field), "%d", p);
-                last = hearth_hash_get(b, skey, field);
-                if (!last)
-                        continue;
-                gap = t - strtoll(last, NULL, 10);
-                if (gap < m->window_ms && gap > -m->window_ms)
-                        return true;
-        }
-        return false;
-}
-
-typedef struct id_list {
-        char **ids;
-        size_t n, cap;
-} id_list_t;
-
-static void collect_id(void *ctx, const char *member, int64_t score)
-{
-        id_list_t *l = ctx;
-
-        (void)score;
-        if (l->n < l->cap)
-                l->ids[l->n++] = (char *)member;
-        else if (l->cap > 0) {
-                /* Keep the most recent: shift out the oldest. */
-                memmove(l->ids, l->ids + 1, (l->cap - 1) * sizeof(*l->ids));
-                l->ids[l->cap - 1] = (char *)member;
-        }
-}
-
 static void emit_alert(repeat_dispositions_t *m, hearth_batch_t *b,
                        const hearth_event_t *e, const char *zkey,
                        uint32_t count, hearth_emit_fn emit, void *emit_ctx)
 {
         hearth_candidate_t c = {.model = "repeat_dispositions"};
         int64_t t = e->msg->event_time_ms;
-        id_list_t ids = {.ids = calloc(m->max_ids, sizeof(char *)),
-                         .cap = m->max_ids};
+        char **ids = calloc(m->max_ids, sizeof(char *));
         const char *subject = strstr(zkey, "}:rd:") + 5;
 
-        hearth_zset_range(b, zkey, t - m->window_ms, t, collect_id, &ids);
+        size_t n_ids = hearth_model_recent_ids(b, zkey, t - m->window_ms, t,
+                                               ids, m->max_ids);
         c.priority = m->priority;
         c.score = (double)count / (double)m->threshold;
         c.subject_kind = HEARTH__V1__SUBJECT_KIND__HOUSEHOLD;
@@ -264,15 +225,15 @@ static void emit_alert(repeat_dispositions_t *m, hearth_batch_t *b,
         c.window_start_ms = t - m->window_ms + 1;
         c.window_end_ms = t;
         c.count = count;
-        c.incident_ids = ids.ids;
-        c.n_incident_ids = ids.n;
+        c.incident_ids = ids;
+        c.n_incident_ids = n_ids;
         snprintf(c.reason_code, sizeof(c.reason_code), "repeat_dispositions");
         snprintf(c.reason_text, sizeof(c.reason_text),
                  "%u domestic incidents at this household closed as %s "
                  "within %" PRId64 " days", count, m->disposition_text,
                  m->window_ms / DAY_MS);
         emit(emit_ctx, e, &c);
-        free(ids.ids);
+        free(ids);
 }
 
 static void rd_apply(void *self, hearth_batch_t *b, const hearth_event_t *e,
@@ -291,7 +252,8 @@ static void rd_apply(void *self, hearth_batch_t *b, const hearth_event_t *e,
         if (e->late)
                 return;
         count = hearth_zset_range(b, zkey, t - m->window_ms, t, NULL, NULL);
-        if ((int64_t)count < m->threshold || suppressed(m, b, skey, t))
+        if ((int64_t)count < m->threshold || hearth_model_suppressed(b, skey, m->priority,
+                                                   m->window_ms, t))
                 return;
         snprintf(value, sizeof(value), "%" PRId64, t);
         snprintf(field, sizeof(field), "%d", m->priority);

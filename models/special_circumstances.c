@@ -319,26 +319,6 @@ static const rule_t *pick_rule(const special_circumstances_t *m,
         return best;
 }
 
-static bool suppressed(const special_circumstances_t *m, hearth_batch_t *b,
-                       const char *key, int priority, int64_t t)
-{
-        char field[8];
-
-        for (int p = 1; p <= priority; p++) {
-                const char *last;
-                int64_t gap;
-
-                snprintf(field, sizeof(field), "%d", p);
-                last = hearth_hash_get(b, key, field);
-                if (!last)
-                        continue;
-                gap = t - strtoll(last, NULL, 10);
-                if (gap < m->window_ms && gap > -m->window_ms)
-                        return true;
-        }
-        return false;
-}
-
 static void emit_alert(const hearth_event_t *e, const rule_t *rule,
                        uint64_t flags, int present, hearth_emit_fn emit,
                        void *emit_ctx)
@@ -385,7 +365,8 @@ static void sc_apply(void *self, hearth_batch_t *b, const hearth_event_t *e,
         if (e->late)
                 return;
         rule = pick_rule(m, flags, &present);
-        if (!rule || suppressed(m, b, key, rule->priority, t))
+        if (!rule || hearth_model_suppressed(b, key, rule->priority,
+                                            m->window_ms, t))
                 return;
         snprintf(value, sizeof(value), "%" PRId64, t);
         snprintf(field, sizeof(field), "%d", rule->priority);
