@@ -1,10 +1,10 @@
 /*
  * Record to IncidentEvent mapping.
  *
- * Per record: every field is converted to UTF-8 (when the profile names
- * another encoding) or checked to be valid UTF-8, trimmed, and kept in a
- * per-record scratch list that is wiped and freed before the next record, so
- * raw identifiers live only as long as one call.
+ * Every field of a record is converted to UTF-8 (when the profile names
+ * another encoding) or checked to be valid UTF-8, then trimmed. The values
+ * are kept in a per-record scratch list that is wiped and freed before the
+ * next record, so raw identifiers live only as long as one call.
  */
 #include "connectors/mapper.h"
 

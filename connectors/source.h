@@ -1,6 +1,6 @@
 /*
- * Input records for the connector, from CSV or JSON Lines, as the profile
- * says. For CSV the first record is the header when the profile has
+ * Input records for the connector, from CSV or JSON Lines as the profile
+ * selects. For CSV the first record is the header when the profile has
  * "header": true, and its names (converted from the profile's encoding)
  * bind the profile's column names to positions.
  */

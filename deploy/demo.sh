@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The main job, end to end on the shipped Milwaukee call log: starts Kafka
-# and Redis in .run/demo (a fresh state each time), replays the log in
-# event-time order through hearth-connect, runs hearth-engine until it has
-# consumed everything, collects the alerts with hearth-watch, prints a
-# summary, writes every alert to demo-out/alerts.jsonl, and stops the
-# services. Ports: Kafka 39092 (controller 39093), Redis 36379.
+# The main job, end to end on the shipped Milwaukee call log. It starts
+# Kafka and Redis in .run/demo with a fresh state each time, and replays the
+# log in event-time order through hearth-connect. hearth-engine then runs
+# until it has consumed everything, and hearth-watch collects the alerts.
+# The script prints a summary, writes every alert to demo-out/alerts.jsonl
+# and stops the services. Ports: Kafka 39092 (controller 39093), Redis
+# 36379.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)

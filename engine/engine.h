@@ -5,7 +5,7 @@
  *
  * Exactly-once state: the next input offset of each partition is stored in
  * Redis in the same transaction as the state and the outbox, so messages
- * below it are skipped when redelivered. The outbox holds every message the
+ * below it are skipped when redelivered. The outbox contains every message the
  * batch must publish (alerts on the priority and regional topics, dead
  * letters); the caller publishes it with an idempotent producer and then
  * clears it. After a crash the outbox is published again: consumers see the
@@ -66,7 +66,7 @@ hearth_engine_t *hearth_engine_new(const hearth_config_t *cfg,
 
 /*
  * Processes n messages (any partitions, each partition's offsets
- * ascending). On 0 the batch is durable in Redis and out holds what to
+ * ascending). On 0 the batch is durable in Redis and out contains what to
  * publish. Returns 1 when another instance owns one of the partitions (the
  * batch was not applied), -1 with errstr on a Redis error (outcome unknown;
  * resynchronize).

@@ -8,9 +8,9 @@
  * and offset. It contains no subject key, incident id or other personal
  * data.
  *
- * Thread safety: hearth_observe_delivered runs on the thread that polls
- * the producer, the other functions on the engine's main thread; the
- * engine polls the producer from its main thread only.
+ * Thread safety: every function runs on the engine's main thread.
+ * hearth_observe_delivered runs in the delivery callback, which fires on
+ * the thread that polls the producer, and the engine polls it only there.
  */
 #ifndef HEARTH_OBSERVE_H
 #define HEARTH_OBSERVE_H

@@ -3,7 +3,7 @@
  *
  * Regional topics are named after the cities that appear in the input, so
  * they cannot all be created in advance. Before the first message to a
- * topic, the engine asks the broker to create it (CreateTopics), which is
+ * topic, the engine sends a CreateTopics request for it, which is
  * a no-op for a topic that exists. Without this, a broker that does not
  * create topics itself would reject every delivery to a new city's topic.
  *

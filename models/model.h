@@ -5,8 +5,8 @@
  *
  *   plan()   declares the Redis keys the model will read for the event
  *            (hearth_batch_need_zset / _need_hash); nothing is read yet.
- *   apply()  runs after one pipelined load; it updates the batch copy of
- *            the state (every write is queued for the batch transaction)
+ *   apply()  runs after one pipelined load. It updates the batch copy of
+ *            the state, queueing every write for the batch transaction,
  *            and reports zero or more alert candidates through emit().
  *
  * Updates must be idempotent per incident and event type, because a batch
@@ -74,7 +74,7 @@ typedef struct hearth_model_ops {
         void (*destroy)(void *self);
 } hearth_model_ops_t;
 
-/* Every model the engine knows, NULL-terminated (models/registry.c). */
+/* Every model the engine can run, NULL-terminated (models/registry.c). */
 extern const hearth_model_ops_t *const hearth_models[];
 
 /*

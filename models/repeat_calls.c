@@ -4,7 +4,7 @@
  * Defaults: 2 or more incidents within 72 hours raise P3, 3 or more within
  * 30 days raise P2. A window ending at event time t covers (t - W, t]. An
  * incident counts once, at the event time of the first of its events that
- * the model sees, and only that first event can trigger an alert. When both
+ * the model receives, and only that first event can trigger an alert. When both
  * rules hold, only the more urgent alert is considered. An alert at
  * priority P is suppressed when the household already had an alert at P or
  * a more urgent priority less than P's window earlier (in event time).

@@ -144,9 +144,9 @@ def same_ids(path_a, path_b):
 
 
 def audit(alerts_path, audit_path, metrics_path, events):
-    """The audit log lists every published alert once, without subject
-    keys or incident ids; the metrics file counts the run's events and
-    alerts and shows no lag once the input is consumed."""
+    """Checks that the audit log lists every published alert once, without
+    subject keys or incident ids. The metrics file must count the run's
+    events and alerts and show no lag once the input is consumed."""
     alerts = read_jsonl(alerts_path)
     records = read_jsonl(audit_path)
     ids = {a["alert_id"] for a in alerts}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Integration tests against a real Kafka broker and a real Redis server,
 # which this script starts on loopback ports of its own (19092, 19093,
-# 19379: below Linux's ephemeral range, so no client connection holds
+# 19379: below Linux's ephemeral range, so no client connection takes
 # them) in .run/test and stops on exit. Expected values come from
 # oracle.py, which reads the source files directly.
 #

@@ -130,7 +130,7 @@ static void fill(ProtobufCMessage *msg, int seed)
         }
 }
 
-/* Checks that every field of msg, recursively, still holds a value. */
+/* Checks that every field of msg, recursively, still has a value. */
 static void check_all_set(const ProtobufCMessage *msg)
 {
         const ProtobufCMessageDescriptor *d = msg->descriptor;
