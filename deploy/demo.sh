@@ -4,8 +4,8 @@
 # log in event-time order through hearth-connect. hearth-engine then runs
 # until it has consumed everything, and hearth-watch collects the alerts.
 # The script prints a summary, writes every alert to demo-out/alerts.jsonl
-# and stops the services. Ports: Kafka 39092 (controller 39093), Redis
-# 36379.
+# and stops the services. Ports: Kafka 24092 (controller 24093), Redis
+# 24379.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,9 +16,9 @@ profile=${HEARTH_DEMO_PROFILE:-connectors/profiles/milwaukee_mpd.json}
 out=$root/demo-out
 
 export HEARTH_RUN_DIR=$root/.run/demo
-export HEARTH_KAFKA_PORT=${HEARTH_KAFKA_PORT:-39092}
-export HEARTH_KAFKA_CONTROLLER_PORT=${HEARTH_KAFKA_CONTROLLER_PORT:-39093}
-export HEARTH_REDIS_PORT=${HEARTH_REDIS_PORT:-36379}
+export HEARTH_KAFKA_PORT=${HEARTH_KAFKA_PORT:-24092}
+export HEARTH_KAFKA_CONTROLLER_PORT=${HEARTH_KAFKA_CONTROLLER_PORT:-24093}
+export HEARTH_REDIS_PORT=${HEARTH_REDIS_PORT:-24379}
 brokers=127.0.0.1:$HEARTH_KAFKA_PORT
 
 stop() {

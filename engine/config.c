@@ -24,7 +24,7 @@ typedef struct option_def {
 #define OFF(field) offsetof(hearth_config_t, field)
 
 static const option_def_t options[] = {
-        {"kafka.brokers", OPT_STRING, OFF(kafka_brokers), "127.0.0.1:39092",
+        {"kafka.brokers", OPT_STRING, OFF(kafka_brokers), "127.0.0.1:24092",
          0, 0, "", "Bootstrap servers, comma-separated host:port."},
         {"kafka.config_file", OPT_STRING, OFF(kafka_config_file), "", 0, 0,
          "", "librdkafka properties file (name=value lines) for TLS and "
@@ -58,7 +58,7 @@ static const option_def_t options[] = {
                             "use; use 3 on a production cluster."},
         {"redis.host", OPT_STRING, OFF(redis_host), "127.0.0.1", 0, 0, "",
          "Redis host; ignored when redis.unix_socket is set."},
-        {"redis.port", OPT_INT, OFF(redis_port), "36379", 1, 65535, "",
+        {"redis.port", OPT_INT, OFF(redis_port), "24379", 1, 65535, "",
          "Redis TCP port."},
         {"redis.unix_socket", OPT_STRING, OFF(redis_unix_socket), "", 0, 0,
          "", "Path of a Redis Unix socket; empty for TCP."},

@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 /* Default bootstrap servers: the broker deploy/local/kafka.sh starts. */
-#define HEARTH_KAFKA_DEFAULT_BROKERS "127.0.0.1:39092"
+#define HEARTH_KAFKA_DEFAULT_BROKERS "127.0.0.1:24092"
 
 /*
  * Creates a configuration with bootstrap.servers set to brokers, then the

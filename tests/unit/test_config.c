@@ -47,7 +47,7 @@ static int validate(void)
 
 START_TEST(defaults_kafka)
 {
-        ck_assert_str_eq(cfg.kafka_brokers, "127.0.0.1:39092");
+        ck_assert_str_eq(cfg.kafka_brokers, "127.0.0.1:24092");
         ck_assert_str_eq(cfg.kafka_config_file, "");
         ck_assert_str_eq(cfg.group_id, "hearth-engine");
         ck_assert_str_eq(cfg.input_topic, "hearth.incidents");
@@ -62,7 +62,7 @@ END_TEST
 START_TEST(defaults_redis)
 {
         ck_assert_str_eq(cfg.redis_host, "127.0.0.1");
-        ck_assert_int_eq(cfg.redis_port, 36379);
+        ck_assert_int_eq(cfg.redis_port, 24379);
         ck_assert_str_eq(cfg.redis_unix_socket, "");
         ck_assert_str_eq(cfg.redis_user, "");
         ck_assert_str_eq(cfg.redis_password_file, "");
@@ -147,7 +147,7 @@ START_TEST(load_keeps_unset_defaults)
         ck_assert_int_eq(load("{\"redis\": {\"port\": 6380}}"), 0);
         ck_assert_str_eq(cfg.redis_host, "127.0.0.1");
         ck_assert_int_eq(cfg.redis_timeout_ms, 2000);
-        ck_assert_str_eq(cfg.kafka_brokers, "127.0.0.1:39092");
+        ck_assert_str_eq(cfg.kafka_brokers, "127.0.0.1:24092");
 }
 END_TEST
 
@@ -188,7 +188,7 @@ START_TEST(load_int_as_string_rejected)
 {
         ck_assert_int_eq(load("{\"redis.port\": \"6380\"}"), -1);
         ck_assert_err_has("option redis.port must be an integer");
-        ck_assert_int_eq(cfg.redis_port, 36379);
+        ck_assert_int_eq(cfg.redis_port, 24379);
 }
 END_TEST
 
@@ -203,7 +203,7 @@ START_TEST(load_string_as_int_rejected)
 {
         ck_assert_int_eq(load("{\"kafka.brokers\": 9092}"), -1);
         ck_assert_err_has("option kafka.brokers must be a string");
-        ck_assert_str_eq(cfg.kafka_brokers, "127.0.0.1:39092");
+        ck_assert_str_eq(cfg.kafka_brokers, "127.0.0.1:24092");
 }
 END_TEST
 
@@ -245,7 +245,7 @@ START_TEST(load_below_range_rejected)
         ck_assert_int_eq(load("{\"redis.port\": 0}"), -1);
         ck_assert_err_has("option redis.port");
         ck_assert_err_has("from 1 to 65535");
-        ck_assert_int_eq(cfg.redis_port, 36379);
+        ck_assert_int_eq(cfg.redis_port, 24379);
 }
 END_TEST
 
@@ -468,7 +468,7 @@ START_TEST(set_non_numeric_rejected)
 {
         ck_assert_int_eq(set("redis.port=63a"), -1);
         ck_assert_err_has("option redis.port: invalid value \"63a\"");
-        ck_assert_int_eq(cfg.redis_port, 36379);
+        ck_assert_int_eq(cfg.redis_port, 24379);
 }
 END_TEST
 
@@ -503,7 +503,7 @@ START_TEST(reference_lists_options)
         hearth_config_print_reference(fp);
         ck_assert_int_eq(fclose(fp), 0);
         ck_assert_ptr_nonnull(strstr(text, "| `redis.port` | integer | "
-                                           "`36379` | 1–65535 |"));
+                                           "`24379` | 1–65535 |"));
         ck_assert_ptr_nonnull(strstr(text, "`models.repeat_calls.enabled` | "
                                            "boolean | `true`"));
         free(text);
