@@ -497,6 +497,7 @@ static void publish_candidate(void *ctx, const hearth_event_t *trigger,
         alert.emitted_at_ms = (int64_t)now.tv_sec * 1000 +
                               now.tv_nsec / 1000000;
         alert.trigger_incident_id = ev->incident_id;
+        alert.trigger_ingest_time_ms = ev->ingest_time_ms;
 
         len = hearth__v1__alert__get_packed_size(&alert);
         buf = malloc(len ? len : 1);
