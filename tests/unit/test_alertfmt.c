@@ -182,8 +182,8 @@ START_TEST(alert_json_times)
                          "2018-05-10T09:00:00Z");
         ck_assert_int_eq(integer_member(doc, "emitted_at_ms"),
                          MS_2018_05_10_0900_UTC + 1500);
-        /* 19 proto fields and 3 ISO 8601 twins. */
-        ck_assert_int_eq(json_object_size(doc), 22);
+        /* 20 proto fields and 3 ISO 8601 twins. */
+        ck_assert_int_eq(json_object_size(doc), 23);
         json_decref(doc);
 }
 END_TEST
@@ -362,8 +362,8 @@ START_TEST(incident_json_scalars)
         ck_assert(json_is_true(json_object_get(doc, "has_coordinates")));
         ck_assert(json_is_false(json_object_get(doc, "location_withheld")));
         ck_assert_str_eq(string_member(doc, "disposition"), "WARNED");
-        /* 21 proto fields and 2 ISO 8601 twins. */
-        ck_assert_int_eq(json_object_size(doc), 23);
+        /* 22 proto fields and 2 ISO 8601 twins. */
+        ck_assert_int_eq(json_object_size(doc), 24);
         json_decref(doc);
 }
 END_TEST
