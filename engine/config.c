@@ -38,6 +38,14 @@ static const option_def_t options[] = {
                    "timeout. Empty for dynamic membership."},
         {"topics.input", OPT_STRING, OFF(input_topic), "hearth.incidents", 0,
          0, "", "Topic of IncidentEvent messages."},
+        {"topics.persons", OPT_STRING, OFF(persons_topic), "hearth.persons",
+         0, 0, "", "Person repartition topic: the incidents stage copies "
+                   "each event there once per suspect or victim, keyed by "
+                   "the person key, and the persons stage reads it. Empty "
+                   "disables the copies."},
+        {"topics.tags", OPT_STRING, OFF(tags_topic), "hearth.tags", 0, 0, "",
+         "Topic of Tag messages: label changes on persons, published by "
+         "the persons stage."},
         {"topics.dlq", OPT_STRING, OFF(dlq_topic), "hearth.incidents.dlq", 0,
          0, "", "Dead-letter topic for input messages the engine rejects."},
         {"topics.priority_template", OPT_STRING,
@@ -70,6 +78,21 @@ static const option_def_t options[] = {
          600000, "ms", "Connect and command timeout."},
         {"redis.key_prefix", OPT_STRING, OFF(key_prefix), "hearth:", 0, 0, "",
          "Prefix of every Redis key; use one per deployment."},
+        {"engine.stage", OPT_STRING, OFF(stage), "incidents", 0, 0, "",
+         "incidents: read topics.input and run the household, incident and "
+         "area models; persons: read topics.persons (consumer group "
+         "<kafka.group_id>.persons) and run the person models and labels. "
+         "A deployment runs both."},
+        {"engine.fusion_window_hours", OPT_INT, OFF(fusion_window_h), "720",
+         0, 87600, "h",
+         "An alert on a household or person that another model alerted on "
+         "within this time before (event time) goes out one priority "
+         "higher, listing both models' reasons. 0 disables fusion."},
+        {"engine.idle_advance_ms", OPT_INT, OFF(idle_advance_ms), "10000", 0,
+         86400000, "ms",
+         "When a partition has received nothing for this long, its largest "
+         "event time advances with the wall clock, so timers fire without "
+         "new traffic. 0 keeps watermarks in pure event time."},
         {"engine.batch_max_events", OPT_INT, OFF(batch_max_events), "5000", 1,
          1000000, "events", "Largest batch processed in one Redis "
                             "transaction."},
@@ -195,6 +218,72 @@ static const option_def_t options[] = {
         {"models.hotspot.max_incident_ids", OPT_INT, OFF(hs_max_incident_ids),
          "50", 1, 10000, "ids",
          "Most recent incident ids of the day listed in one alert."},
+        {"models.repeat_offender.enabled", OPT_BOOL, OFF(ro_enabled), "true",
+         0, 0, "", "Run the repeat-offender model (persons stage)."},
+        {"models.repeat_offender.window_days", OPT_INT, OFF(ro_window_d),
+         "365", 1, 3650, "d",
+         "Window for domestic incidents with one person as suspect."},
+        {"models.repeat_offender.threshold", OPT_INT, OFF(ro_threshold), "2",
+         2, 1000, "incidents",
+         "Incidents as suspect in the window that raise an alert."},
+        {"models.repeat_offender.after_warning_days", OPT_INT,
+         OFF(ro_after_warning_d), "365", 0, 3650, "d",
+         "A domestic incident with a suspect who was warned (WARNING_ISSUED) "
+         "in another incident up to this long before raises an alert. 0 "
+         "disables this rule."},
+        {"models.repeat_offender.priority", OPT_INT, OFF(ro_priority), "2", 1,
+         4, "", "Priority of a repeat-offender alert (1 highest)."},
+        {"models.repeat_offender.max_incident_ids", OPT_INT,
+         OFF(ro_max_incident_ids), "50", 1, 10000, "ids",
+         "Most recent incident ids listed in one alert."},
+        {"models.order_violation.enabled", OPT_BOOL, OFF(ov_enabled), "true",
+         0, 0, "", "Run the order-violation model (persons stage)."},
+        {"models.order_violation.order_days", OPT_INT, OFF(ov_order_d), "180",
+         1, 3650, "d",
+         "How long a protection order stays active after "
+         "PROTECTION_ORDER_ISSUED (China's personal safety protection "
+         "orders last up to six months)."},
+        {"models.order_violation.priority", OPT_INT, OFF(ov_priority), "1", 1,
+         4, "", "Priority of an order-violation alert (1 highest)."},
+        {"models.order_violation.suppress_hours", OPT_INT, OFF(ov_suppress_h),
+         "24", 0, 8760, "h",
+         "A person alerts at most once per priority within this time of "
+         "event time; every new incident after it alerts again."},
+        {"models.follow_up_overdue.enabled", OPT_BOOL, OFF(fu_enabled),
+         "true", 0, 0, "", "Run the follow-up-overdue model (persons "
+                           "stage)."},
+        {"models.follow_up_overdue.due_days", OPT_INT, OFF(fu_due_d), "7", 1,
+         365, "d", "A warned person needs a FOLLOW_UP_VISIT within this "
+                   "time of the WARNING_ISSUED event."},
+        {"models.follow_up_overdue.priority", OPT_INT, OFF(fu_priority), "3",
+         1, 4, "", "Priority of a follow-up-overdue alert (1 highest)."},
+        {"models.dispatch_overdue.enabled", OPT_BOOL, OFF(do_enabled), "true",
+         0, 0, "", "Run the dispatch-overdue model (incidents stage)."},
+        {"models.dispatch_overdue.due_minutes", OPT_INT, OFF(do_due_min),
+         "10", 1, 1440, "min",
+         "A CALL_RECEIVED needs a DISPATCHED of the same incident within "
+         "this time."},
+        {"models.dispatch_overdue.priority", OPT_INT, OFF(do_priority), "2",
+         1, 4, "", "Priority of a dispatch-overdue alert (1 highest)."},
+        {"models.dispatch_overdue.profiles", OPT_STRING, OFF(do_profiles),
+         "cn_110", 0, 0, "",
+         "Comma-separated connector profile names (IncidentEvent.source."
+         "profile) whose records carry dispatch times; calls from other "
+         "sources start no timer, as they never report a dispatch."},
+        {"models.labels.enabled", OPT_BOOL, OFF(lb_enabled), "true", 0, 0, "",
+         "Keep labels on persons and publish their changes on topics.tags "
+         "(persons stage)."},
+        {"models.labels.warned_days", OPT_INT, OFF(lb_warned_d), "365", 1,
+         3650, "d", "Lifetime of the warned_person label after a "
+                    "WARNING_ISSUED."},
+        {"models.labels.repeat_offender_days", OPT_INT, OFF(lb_offender_d),
+         "365", 1, 3650, "d", "Lifetime of the repeat_offender label after "
+                              "a repeat-offender alert."},
+        {"models.labels.high_risk_victim_days", OPT_INT, OFF(lb_victim_d),
+         "365", 1, 3650, "d",
+         "Lifetime of the high_risk_victim label on the victim of an "
+         "incident with a lethal flag or enough combined flags (the "
+         "special-circumstances options)."},
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -413,6 +502,17 @@ int hearth_config_validate(const hearth_config_t *cfg, char *errstr,
                          "long_window_days must cover short_window_hours");
                 return -1;
         }
+        if (strcmp(cfg->stage, "incidents") != 0 &&
+            strcmp(cfg->stage, "persons") != 0) {
+                snprintf(errstr, errstr_size, "option engine.stage: use "
+                         "incidents or persons");
+                return -1;
+        }
+        if (hearth_config_persons_stage(cfg) && !*cfg->persons_topic) {
+                snprintf(errstr, errstr_size, "option topics.persons must "
+                         "not be empty in the persons stage");
+                return -1;
+        }
         if (strcmp(cfg->log_level, "debug") && strcmp(cfg->log_level, "info") &&
             strcmp(cfg->log_level, "warn") && strcmp(cfg->log_level, "error")) {
                 snprintf(errstr, errstr_size, "option log.level: use debug, "
@@ -422,11 +522,30 @@ int hearth_config_validate(const hearth_config_t *cfg, char *errstr,
         return 0;
 }
 
+bool hearth_config_persons_stage(const hearth_config_t *cfg)
+{
+        return cfg->stage && strcmp(cfg->stage, "persons") == 0;
+}
+
+const char *hearth_config_stage_topic(const hearth_config_t *cfg)
+{
+        return hearth_config_persons_stage(cfg) ? cfg->persons_topic
+                                                : cfg->input_topic;
+}
+
+void hearth_config_stage_group(const hearth_config_t *cfg, char *out,
+                               size_t size)
+{
+        snprintf(out, size, "%s%s", cfg->group_id,
+                 hearth_config_persons_stage(cfg) ? ".persons" : "");
+}
+
 static bool reloadable(const option_def_t *o)
 {
         return strncmp(o->name, "models.", 7) == 0 ||
                strcmp(o->name, "engine.rule_version") == 0 ||
                strcmp(o->name, "engine.allowed_lateness_ms") == 0 ||
+               strcmp(o->name, "engine.fusion_window_hours") == 0 ||
                strcmp(o->name, "log.level") == 0;
 }
 

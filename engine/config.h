@@ -23,6 +23,8 @@ typedef struct hearth_config {
         char *group_id;
         char *group_instance_id;
         char *input_topic;
+        char *persons_topic;
+        char *tags_topic;
         char *dlq_topic;
         char *priority_topic_template;
         char *region_topic_template;
@@ -38,6 +40,9 @@ typedef struct hearth_config {
         int64_t redis_timeout_ms;
         char *key_prefix;
         /* Engine */
+        char *stage;
+        int64_t fusion_window_h;
+        int64_t idle_advance_ms;
         int64_t batch_max_events;
         int64_t batch_max_wait_ms;
         int64_t allowed_lateness_ms;
@@ -82,6 +87,32 @@ typedef struct hearth_config {
         int64_t hs_grid_priority;
         int64_t hs_day_offset_min;
         int64_t hs_max_incident_ids;
+        /* Repeat offender model */
+        bool ro_enabled;
+        int64_t ro_window_d;
+        int64_t ro_threshold;
+        int64_t ro_after_warning_d;
+        int64_t ro_priority;
+        int64_t ro_max_incident_ids;
+        /* Order violation model */
+        bool ov_enabled;
+        int64_t ov_order_d;
+        int64_t ov_priority;
+        int64_t ov_suppress_h;
+        /* Follow-up overdue model */
+        bool fu_enabled;
+        int64_t fu_due_d;
+        int64_t fu_priority;
+        /* Dispatch overdue model */
+        bool do_enabled;
+        int64_t do_due_min;
+        int64_t do_priority;
+        char *do_profiles;
+        /* Labels on persons */
+        bool lb_enabled;
+        int64_t lb_warned_d;
+        int64_t lb_offender_d;
+        int64_t lb_victim_d;
 } hearth_config_t;
 
 /* Fills cfg with every default. Free with hearth_config_free(). */
@@ -115,6 +146,18 @@ int hearth_config_validate(const hearth_config_t *cfg, char *errstr,
 size_t hearth_config_keep_static(hearth_config_t *next,
                                  const hearth_config_t *cur, char *changed,
                                  size_t changed_size);
+
+/* True when cfg runs the persons stage (engine.stage is "persons"). */
+bool hearth_config_persons_stage(const hearth_config_t *cfg);
+
+/*
+ * The topic and consumer group the stage reads: topics.input and
+ * kafka.group_id, or in the persons stage topics.persons and
+ * "<kafka.group_id>.persons".
+ */
+const char *hearth_config_stage_topic(const hearth_config_t *cfg);
+void hearth_config_stage_group(const hearth_config_t *cfg, char *out,
+                               size_t size);
 
 /* Writes the option table as Markdown. */
 void hearth_config_print_reference(FILE *out);

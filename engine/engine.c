@@ -17,6 +17,7 @@
 #include "engine/common/log.h"
 #include "hearth/v1/alert.pb-c.h"
 #include "hearth/v1/incident.pb-c.h"
+#include "hearth/v1/tag.pb-c.h"
 #include "models/model.h"
 
 #define COMPONENT "engine"
@@ -39,6 +40,30 @@ typedef struct partition_progress {
         hearth_out_list_t out;  /* this batch's messages of the partition */
 } partition_progress_t;
 
+/*
+ * An alert or a label change that a model emitted, kept until the end of
+ * the batch: fusion and labels read keys that only the emitted subjects
+ * name, loaded in a second round trip.
+ */
+typedef struct pending {
+        bool is_tag;
+        hearth_candidate_t c;           /* alert; incident_ids malloc'd */
+        char fusion_subject[HEARTH_SUBJECT_MAX + 8];  /* "" for none */
+        /* Trigger, copied: a timer's trigger lives on the model's stack. */
+        int32_t partition;
+        int64_t offset;
+        int64_t event_time_ms;
+        int64_t ingest_time_ms;
+        char *incident_id;
+        char *province_code;
+        char *city_code;
+        char *district_code;
+        /* Label change. */
+        char *person_key;
+        char *label;
+        int64_t expires_at_ms;
+} pending_t;
+
 struct hearth_engine {
         const hearth_config_t *cfg;
         hearth_state_t *state;
@@ -56,6 +81,10 @@ struct hearth_engine {
         ProtobufCAllocator decode_allocator;
         unsigned char *envelope;        /* outbox entry being encoded */
         size_t envelope_cap;
+        pending_t *pending;
+        size_t n_pending, cap_pending;
+        int64_t *advance;               /* per partition: 0 or a new
+                                         * largest event time */
         char priority_topics[5][256];   /* by priority 1 to 4 */
         char region_city[64];           /* city of region_topic */
         char region_topic[256];
@@ -156,10 +185,17 @@ static void destroy_models(model_instance_t *models, size_t n)
 static int create_models(const hearth_config_t *cfg, model_instance_t *out,
                          size_t *n, char *errstr, size_t errstr_size)
 {
+        hearth_stage_t stage = hearth_config_persons_stage(cfg)
+                                       ? HEARTH_STAGE_PERSONS
+                                       : HEARTH_STAGE_INCIDENTS;
+
         *n = 0;
         for (size_t i = 0; hearth_models[i]; i++) {
-                void *self = hearth_models[i]->create(cfg, errstr,
-                                                      errstr_size);
+                void *self;
+
+                if (hearth_models[i]->stage != stage)
+                        continue;
+                self = hearth_models[i]->create(cfg, errstr, errstr_size);
 
                 if (!self && *errstr) {
                         destroy_models(out, *n);
@@ -191,6 +227,7 @@ hearth_engine_t *hearth_engine_new(const hearth_config_t *cfg,
         e->state = state;
         e->batch = hearth_batch_new(state);
         e->parts = calloc(HEARTH_MAX_PARTITIONS, sizeof(*e->parts));
+        e->advance = calloc(HEARTH_MAX_PARTITIONS, sizeof(*e->advance));
         e->decoded = hearth_arena_new((size_t)4 << 20);
         e->decode_allocator = (ProtobufCAllocator){
                 .alloc = decode_alloc,
@@ -236,6 +273,8 @@ void hearth_engine_free(hearth_engine_t *e)
                 free(e->parts[i].outbox_key);
         }
         free(e->parts);
+        free(e->advance);
+        free(e->pending);
         free(e->events);
         free(e->reasons);
         free(e->envelope);
@@ -385,6 +424,8 @@ static const char *invalid_reason(const Hearth__V1__IncidentEvent *ev)
                 return "missing_incident_id";
         if (strlen(ev->incident_id) > MAX_ID_BYTES)
                 return "field_too_long";
+        if (ev->route_key && strlen(ev->route_key) > HEARTH_SUBJECT_MAX - 8)
+                return "field_too_long";
         if (ev->event_time_ms <= 0 || ev->event_time_ms > MAX_EVENT_TIME_MS)
                 return "invalid_event_time";
         if (ev->n_parties > MAX_PARTIES)
@@ -456,65 +497,324 @@ static const char *region_topic(hearth_engine_t *e, const char *city)
         return e->region_topic;
 }
 
-static void publish_candidate(void *ctx, const hearth_event_t *trigger,
+static char *dup_or_empty(const char *s)
+{
+        return strdup(s ? s : "");
+}
+
+static pending_t *pending_push(hearth_engine_t *e, const hearth_event_t *t)
+{
+        const Hearth__V1__IncidentEvent *ev = t->msg;
+        pending_t *q;
+
+        if (e->n_pending == e->cap_pending) {
+                e->cap_pending = e->cap_pending ? 2 * e->cap_pending : 64;
+                e->pending = realloc(e->pending,
+                                     e->cap_pending * sizeof(*e->pending));
+        }
+        q = &e->pending[e->n_pending++];
+        memset(q, 0, sizeof(*q));
+        q->partition = t->partition;
+        q->offset = t->offset;
+        q->event_time_ms = ev->event_time_ms;
+        q->ingest_time_ms = ev->ingest_time_ms;
+        q->incident_id = dup_or_empty(ev->incident_id);
+        q->province_code = dup_or_empty(ev->province_code);
+        q->city_code = dup_or_empty(ev->city_code);
+        q->district_code = dup_or_empty(ev->district_code);
+        return q;
+}
+
+static void pending_clear(hearth_engine_t *e)
+{
+        for (size_t i = 0; i < e->n_pending; i++) {
+                pending_t *q = &e->pending[i];
+
+                for (size_t k = 0; k < q->c.n_incident_ids; k++)
+                        free(q->c.incident_ids[k]);
+                free(q->c.incident_ids);
+                free(q->incident_id);
+                free(q->province_code);
+                free(q->city_code);
+                free(q->district_code);
+                free(q->person_key);
+                free(q->label);
+        }
+        e->n_pending = 0;
+}
+
+/*
+ * The household or person whose alerts fuse: a household or person
+ * subject itself, the household of an incident alert's trigger, none for
+ * areas and for a timer's alert without a household.
+ */
+static void fusion_subject(const hearth_candidate_t *c,
+                           const Hearth__V1__IncidentEvent *ev, char *out,
+                           size_t size)
+{
+        char household[HEARTH_SUBJECT_MAX];
+
+        out[0] = '\0';
+        switch (c->subject_kind) {
+        case HEARTH__V1__SUBJECT_KIND__HOUSEHOLD:
+                snprintf(out, size, "h:%s", c->subject_key);
+                break;
+        case HEARTH__V1__SUBJECT_KIND__PERSON:
+                snprintf(out, size, "p:%s", c->subject_key);
+                break;
+        case HEARTH__V1__SUBJECT_KIND__INCIDENT:
+                if (hearth_household_key(ev, household, sizeof(household)))
+                        snprintf(out, size, "h:%s", household);
+                break;
+        default:
+                break;
+        }
+}
+
+/* The emit callback of the models: keeps a copy until the batch ends. */
+static void collect_candidate(void *ctx, const hearth_event_t *trigger,
                               const hearth_candidate_t *c)
 {
         hearth_engine_t *e = ((emit_ctx_t *)ctx)->e;
-        const Hearth__V1__IncidentEvent *ev = trigger->msg;
-        partition_progress_t *p = &e->parts[trigger->partition];
+        pending_t *q = pending_push(e, trigger);
+
+        q->c = *c;
+        q->c.incident_ids = calloc(c->n_incident_ids + 1, sizeof(char *));
+        for (size_t k = 0; k < c->n_incident_ids; k++)
+                q->c.incident_ids[k] = strdup(c->incident_ids[k]);
+        if (e->cfg->fusion_window_h > 0)
+                fusion_subject(c, trigger->msg, q->fusion_subject,
+                               sizeof(q->fusion_subject));
+}
+
+void hearth_emit_tag(void *emit_ctx, const hearth_event_t *trigger,
+                     const char *person_key, const char *label,
+                     int64_t expires_at_ms, const char *reason_code,
+                     const char *reason_text)
+{
+        hearth_engine_t *e = ((emit_ctx_t *)emit_ctx)->e;
+        pending_t *q;
+
+        if (!person_key || !*person_key ||
+            strlen(person_key) > HEARTH_SUBJECT_MAX - 8)
+                return;
+        q = pending_push(e, trigger);
+        q->is_tag = true;
+        q->person_key = strdup(person_key);
+        q->label = strdup(label);
+        q->expires_at_ms = expires_at_ms;
+        snprintf(q->c.reason_code, sizeof(q->c.reason_code), "%s",
+                 reason_code);
+        snprintf(q->c.reason_text, sizeof(q->c.reason_text), "%s",
+                 reason_text);
+}
+
+static void publish_alert(hearth_engine_t *e, const pending_t *q,
+                          int priority, Hearth__V1__Reason **reasons,
+                          size_t n_reasons)
+{
+        const hearth_candidate_t *c = &q->c;
+        partition_progress_t *p = &e->parts[q->partition];
         Hearth__V1__Alert alert = HEARTH__V1__ALERT__INIT;
-        Hearth__V1__Reason reason = HEARTH__V1__REASON__INIT;
-        Hearth__V1__Reason *reasons[1] = {&reason};
         char id[33], topic[256];
         struct timespec now;
         unsigned char *buf;
         size_t len;
 
-        hearth_alert_id(c->model, c->subject_key, c->priority,
-                        ev->incident_id, id);
+        hearth_alert_id(c->model, c->subject_key, priority, q->incident_id,
+                        id);
         clock_gettime(CLOCK_REALTIME, &now);
         alert.alert_id = id;
         alert.model = (char *)c->model;
-        alert.priority = c->priority;
+        alert.priority = priority;
         alert.score = c->score;
         alert.subject_kind = c->subject_kind;
         alert.subject_key = (char *)c->subject_key;
-        alert.province_code = ev->province_code;
-        alert.city_code = ev->city_code;
-        alert.district_code = ev->district_code;
+        alert.province_code = q->province_code;
+        alert.city_code = q->city_code;
+        alert.district_code = q->district_code;
         alert.window_start_ms = c->window_start_ms;
         alert.window_end_ms = c->window_end_ms;
         alert.count = c->count;
         alert.incident_ids = c->incident_ids;
         alert.n_incident_ids = c->n_incident_ids;
-        reason.code = (char *)c->reason_code;
-        reason.text = (char *)c->reason_text;
         alert.reasons = reasons;
-        alert.n_reasons = 1;
+        alert.n_reasons = n_reasons;
         alert.rule_version = e->cfg->rule_version;
         alert.engine_version = HEARTH_ENGINE_VERSION;
-        alert.event_time_ms = ev->event_time_ms;
+        alert.event_time_ms = q->event_time_ms;
         alert.emitted_at_ms = (int64_t)now.tv_sec * 1000 +
                               now.tv_nsec / 1000000;
-        alert.trigger_incident_id = ev->incident_id;
-        alert.trigger_ingest_time_ms = ev->ingest_time_ms;
+        alert.trigger_incident_id = q->incident_id;
+        alert.trigger_ingest_time_ms = q->ingest_time_ms;
 
         len = hearth__v1__alert__get_packed_size(&alert);
         buf = malloc(len ? len : 1);
         hearth__v1__alert__pack(&alert, buf);
-        out_add(&p->out, priority_topic(e, c->priority, topic, sizeof(topic)),
-                id, buf, len, trigger->partition);
-        if (*e->cfg->region_topic_template && ev->city_code &&
-            *ev->city_code)
-                out_add(&p->out, region_topic(e, ev->city_code), id, buf,
-                        len, trigger->partition);
+        out_add(&p->out, priority_topic(e, priority, topic, sizeof(topic)),
+                id, buf, len, q->partition);
+        if (*e->cfg->region_topic_template && *q->city_code)
+                out_add(&p->out, region_topic(e, q->city_code), id, buf, len,
+                        q->partition);
         free(buf);
         e->stats.alerts++;
-        e->stats.alerts_by_priority[c->priority]++;
+        e->stats.alerts_by_priority[priority]++;
         hearth_debug(COMPONENT, "alert %s model=%s priority=P%d partition=%d "
-                     "offset=%" PRId64 " incident=%s", id, c->model,
-                     c->priority, trigger->partition, trigger->offset,
-                     ev->incident_id);
+                     "offset=%" PRId64 " incident=%s", id, c->model, priority,
+                     q->partition, q->offset, q->incident_id);
+}
+
+/* ---- fusion and labels, after the models ---- */
+
+#define MAX_FUSED 8
+
+static char *fusion_key(hearth_engine_t *e, const pending_t *q)
+{
+        char suffix[HEARTH_SUBJECT_MAX + 16];
+
+        snprintf(suffix, sizeof(suffix), "fusion:%s", q->fusion_subject);
+        return make_key(e, q->partition, suffix);
+}
+
+static char *labels_key(hearth_engine_t *e, const pending_t *q)
+{
+        char suffix[HEARTH_SUBJECT_MAX + 16];
+
+        snprintf(suffix, sizeof(suffix), "labels:%s", q->person_key);
+        return make_key(e, q->partition, suffix);
+}
+
+/*
+ * Raises the alert's priority one level when another model alerted on the
+ * same household or person less than the fusion window apart in event
+ * time, listing every contributing reason, and records this alert's own
+ * reason for later ones. The hash maps a model name to "<event time>
+ * <reason code>\t<reason text>" of its last alert on the subject.
+ */
+static void fuse_and_publish(hearth_engine_t *e, const pending_t *q)
+{
+        Hearth__V1__Reason own = HEARTH__V1__REASON__INIT;
+        Hearth__V1__Reason others[MAX_FUSED];
+        Hearth__V1__Reason *reasons[MAX_FUSED + 1] = {&own};
+        char *copies[MAX_FUSED] = {0};
+        size_t n = 1;
+        int priority = q->c.priority;
+        int64_t window = e->cfg->fusion_window_h * 3600000;
+        char *key = NULL, value[HEARTH_REASON_MAX + 96];
+
+        own.code = (char *)q->c.reason_code;
+        own.text = (char *)q->c.reason_text;
+        if (*q->fusion_subject) {
+                key = fusion_key(e, q);
+                for (size_t i = 0; hearth_models[i] && n <= MAX_FUSED; i++) {
+                        const char *name = hearth_models[i]->name;
+                        const char *v;
+                        char *code, *text, *end;
+                        int64_t t;
+
+                        if (strcmp(name, q->c.model) == 0 ||
+                            !(v = hearth_hash_get(e->batch, key, name)))
+                                continue;
+                        t = strtoll(v, &end, 10);
+                        if (*end != ' ' || llabs(q->event_time_ms - t) >= window)
+                                continue;
+                        copies[n - 1] = strdup(end + 1);
+                        code = copies[n - 1];
+                        text = strchr(code, '\t');
+                        if (text)
+                                *text++ = '\0';
+                        others[n - 1] = (Hearth__V1__Reason)
+                                HEARTH__V1__REASON__INIT;
+                        others[n - 1].code = code;
+                        others[n - 1].text = text ? text : "";
+                        reasons[n] = &others[n - 1];
+                        n++;
+                }
+                if (n > 1 && priority > 1)
+                        priority--;
+                snprintf(value, sizeof(value), "%" PRId64 " %s\t%s",
+                         q->event_time_ms, q->c.reason_code,
+                         q->c.reason_text);
+                hearth_hash_set(e->batch, key, q->c.model, value,
+                                window + e->cfg->allowed_lateness_ms);
+        }
+        publish_alert(e, q, priority, reasons, n);
+        for (size_t i = 0; i < MAX_FUSED; i++)
+                free(copies[i]);
+        free(key);
+}
+
+/* Stores a label change and publishes it when the label is new or
+ * lasts longer than before. */
+static void apply_tag(hearth_engine_t *e, const pending_t *q)
+{
+        Hearth__V1__Tag tag = HEARTH__V1__TAG__INIT;
+        partition_progress_t *p = &e->parts[q->partition];
+        char *key = labels_key(e, q), id[33], model[64], value[32];
+        const char *v = hearth_hash_get(e->batch, key, q->label);
+        int64_t current = v ? strtoll(v, NULL, 10) : 0;
+        int64_t ttl = q->expires_at_ms - q->event_time_ms +
+                      e->cfg->allowed_lateness_ms;
+        unsigned char *buf;
+        size_t len;
+
+        if (q->expires_at_ms <= current || ttl <= 0) {
+                free(key);
+                return;
+        }
+        snprintf(value, sizeof(value), "%" PRId64, q->expires_at_ms);
+        hearth_hash_set(e->batch, key, q->label, value, ttl);
+        snprintf(model, sizeof(model), "tag.%s", q->label);
+        hearth_alert_id(model, q->person_key, 0, q->incident_id, id);
+        tag.tag_id = id;
+        tag.person_key = q->person_key;
+        tag.label = q->label;
+        tag.change = current > q->event_time_ms ? HEARTH__V1__TAG_CHANGE__RENEWED
+                                                : HEARTH__V1__TAG_CHANGE__ADDED;
+        tag.reason_code = (char *)q->c.reason_code;
+        tag.reason_text = (char *)q->c.reason_text;
+        tag.expires_at_ms = q->expires_at_ms;
+        tag.event_time_ms = q->event_time_ms;
+        tag.incident_id = q->incident_id;
+        tag.province_code = q->province_code;
+        tag.city_code = q->city_code;
+        tag.district_code = q->district_code;
+        tag.rule_version = e->cfg->rule_version;
+        tag.engine_version = HEARTH_ENGINE_VERSION;
+        len = hearth__v1__tag__get_packed_size(&tag);
+        buf = malloc(len ? len : 1);
+        hearth__v1__tag__pack(&tag, buf);
+        out_add(&p->out, e->cfg->tags_topic, q->person_key, buf, len,
+                q->partition);
+        free(buf);
+        free(key);
+}
+
+/* Loads the fusion and label keys of the emitted subjects, then fuses and
+ * publishes in emission order. */
+static int resolve_pending(hearth_engine_t *e, char *errstr,
+                           size_t errstr_size)
+{
+        for (size_t i = 0; i < e->n_pending; i++) {
+                pending_t *q = &e->pending[i];
+                char *key = q->is_tag            ? labels_key(e, q)
+                            : *q->fusion_subject ? fusion_key(e, q)
+                                                 : NULL;
+
+                if (key)
+                        hearth_batch_need_hash(e->batch, key);
+                free(key);
+        }
+        if (e->n_pending &&
+            hearth_batch_load(e->batch, errstr, errstr_size) != 0)
+                return -1;
+        for (size_t i = 0; i < e->n_pending; i++) {
+                if (e->pending[i].is_tag)
+                        apply_tag(e, &e->pending[i]);
+                else
+                        fuse_and_publish(e, &e->pending[i]);
+        }
+        return 0;
 }
 
 /* ---- batch ---- */
@@ -528,30 +828,116 @@ static void load_progress(hearth_engine_t *e, partition_progress_t *p)
         p->max_event_time = v ? strtoll(v, NULL, 10) : INT64_MIN;
 }
 
+/* Declares a partition's progress, outbox and timer keys, once a batch. */
+static void declare_partition(hearth_engine_t *e, int32_t partition)
+{
+        partition_progress_t *p = &e->parts[partition];
+
+        if (p->present)
+                return;
+        p->present = true;
+        hearth_out_list_clear(&p->out);
+        partition_keys(e, p, partition);
+        hearth_batch_watch(e->batch, p->key);
+        hearth_batch_need_hash(e->batch, p->key);
+        hearth_batch_need_list(e->batch, p->outbox_key);
+        for (size_t k = 0; k < e->n_models; k++)
+                if (e->models[k].ops->plan_tick)
+                        e->models[k].ops->plan_tick(e->models[k].self,
+                                                    e->batch, partition);
+}
+
 static void declare(hearth_engine_t *e, const hearth_input_msg_t *msgs,
                     size_t n, size_t n_events)
 {
-        for (size_t i = 0; i < n; i++) {
-                partition_progress_t *p = &e->parts[msgs[i].partition];
-
-                if (p->present)
-                        continue;
-                p->present = true;
-                hearth_out_list_clear(&p->out);
-                partition_keys(e, p, msgs[i].partition);
-                hearth_batch_watch(e->batch, p->key);
-                hearth_batch_need_hash(e->batch, p->key);
-                hearth_batch_need_list(e->batch, p->outbox_key);
-        }
+        for (size_t i = 0; i < n; i++)
+                declare_partition(e, msgs[i].partition);
+        for (int i = 0; i < HEARTH_MAX_PARTITIONS; i++)
+                if (e->advance[i])
+                        declare_partition(e, i);
         for (size_t i = 0; i < n_events; i++)
                 for (size_t k = 0; k < e->n_models; k++)
                         e->models[k].ops->plan(e->models[k].self, e->batch,
                                                &e->events[i]);
 }
 
+/*
+ * Copies an event to the person repartition topic once per distinct
+ * suspect or victim person key, keyed by it and with route_key set.
+ */
+static void repartition(hearth_engine_t *e, const hearth_event_t *ev)
+{
+        Hearth__V1__IncidentEvent *msg = (Hearth__V1__IncidentEvent *)ev->msg;
+        partition_progress_t *p = &e->parts[ev->partition];
+        char *saved = msg->route_key;
+
+        for (size_t i = 0; i < msg->n_parties; i++) {
+                const Hearth__V1__Party *party = msg->parties[i];
+                const char *key = party->person_key;
+                bool seen = false;
+                unsigned char *buf;
+                size_t len;
+
+                if (!key || !*key ||
+                    (party->role != HEARTH__V1__PARTY_ROLE__SUSPECT &&
+                     party->role != HEARTH__V1__PARTY_ROLE__VICTIM))
+                        continue;
+                for (size_t k = 0; k < i && !seen; k++)
+                        seen = msg->parties[k]->person_key &&
+                               strcmp(msg->parties[k]->person_key, key) == 0;
+                if (seen)
+                        continue;
+                msg->route_key = (char *)key;
+                len = hearth__v1__incident_event__get_packed_size(msg);
+                buf = malloc(len ? len : 1);
+                hearth__v1__incident_event__pack(msg, buf);
+                out_add(&p->out, e->cfg->persons_topic, key, buf, len,
+                        ev->partition);
+                free(buf);
+        }
+        msg->route_key = saved;
+}
+
+/* Fires the timers of every partition of the batch at its watermark. */
+static void tick_partitions(hearth_engine_t *e)
+{
+        emit_ctx_t ctx = {.e = e};
+
+        for (int i = 0; i < HEARTH_MAX_PARTITIONS; i++) {
+                partition_progress_t *p = &e->parts[i];
+
+                if (!p->present || p->max_event_time == INT64_MIN)
+                        continue;
+                for (size_t k = 0; k < e->n_models; k++)
+                        if (e->models[k].ops->tick)
+                                e->models[k].ops->tick(
+                                        e->models[k].self, e->batch, i,
+                                        p->max_event_time -
+                                                e->cfg->allowed_lateness_ms,
+                                        collect_candidate, &ctx);
+        }
+}
+
+/* Moves the largest event time of idle partitions forward, as asked. */
+static void advance_partitions(hearth_engine_t *e)
+{
+        for (int i = 0; i < HEARTH_MAX_PARTITIONS; i++) {
+                partition_progress_t *p = &e->parts[i];
+
+                if (e->advance[i] && p->present &&
+                    p->max_event_time != INT64_MIN &&
+                    e->advance[i] > p->max_event_time)
+                        p->max_event_time = e->advance[i];
+                e->advance[i] = 0;
+        }
+}
+
 /* Runs the models over the events not yet applied, in input order. */
 static void apply_events(hearth_engine_t *e, size_t n_events)
 {
+        bool copy = !hearth_config_persons_stage(e->cfg) &&
+                    *e->cfg->persons_topic;
+
         emit_ctx_t ctx = {.e = e};
 
         for (size_t i = 0; i < n_events; i++) {
@@ -572,7 +958,9 @@ static void apply_events(hearth_engine_t *e, size_t n_events)
                 e->stats.domestic += ev->msg->is_domestic;
                 for (size_t k = 0; k < e->n_models; k++)
                         e->models[k].ops->apply(e->models[k].self, e->batch,
-                                                ev, publish_candidate, &ctx);
+                                                ev, collect_candidate, &ctx);
+                if (copy && ev->msg->n_parties)
+                        repartition(e, ev);
         }
 }
 
@@ -664,6 +1052,8 @@ static void finish_batch(hearth_engine_t *e, hearth_out_list_t *out,
                 hearth_out_list_clear(&p->out);
                 p->present = false;
         }
+        pending_clear(e);
+        memset(e->advance, 0, HEARTH_MAX_PARTITIONS * sizeof(*e->advance));
         hearth_batch_reset(e->batch);
         hearth_arena_reset(e->decoded);
 }
@@ -701,8 +1091,39 @@ int hearth_engine_prepare(hearth_engine_t *e, const hearth_input_msg_t *msgs,
                         load_progress(e, &e->parts[i]);
         dead_letters(e, msgs, n);
         apply_events(e, n_events);
+        advance_partitions(e);
+        tick_partitions(e);
+        if (resolve_pending(e, errstr, errstr_size) != 0) {
+                finish_batch(e, NULL, 0);
+                return -1;
+        }
         queue_progress(e);
         return 0;
+}
+
+int hearth_engine_advance(hearth_engine_t *e, const int32_t *partitions,
+                          const int64_t *times, size_t n, char *errstr,
+                          size_t errstr_size)
+{
+        for (size_t i = 0; i < n; i++) {
+                if (partitions[i] < 0 ||
+                    partitions[i] >= HEARTH_MAX_PARTITIONS) {
+                        snprintf(errstr, errstr_size, "partition %d is "
+                                 "outside 0..%d", partitions[i],
+                                 HEARTH_MAX_PARTITIONS - 1);
+                        return -1;
+                }
+                e->advance[partitions[i]] = times[i];
+        }
+        return 0;
+}
+
+int64_t hearth_engine_partition_time(const hearth_engine_t *e,
+                                     int32_t partition)
+{
+        if (partition < 0 || partition >= HEARTH_MAX_PARTITIONS)
+                return INT64_MIN;
+        return e->parts[partition].max_event_time;
 }
 
 int hearth_engine_commit(hearth_engine_t *e, const int32_t *published,

@@ -59,6 +59,7 @@ typedef struct entry {
         size_t n_pairs, cap_pairs;
         int64_t ttl_ms;         /* largest TTL asked for in this batch */
         bool watched;
+        bool fetched;           /* read (or watched) by an earlier load */
 } entry_t;
 
 /* Redis protocol (RESP) text of commands to send. */
@@ -656,7 +657,8 @@ char *hearth_batch_key(const hearth_batch_t *b, int32_t partition,
         if (partition < 0)
                 digits[--n] = '-';
         put_truncated(&p, &room, prefix, strlen(prefix));
-        put_truncated(&p, &room, "{p", 2);
+        put_truncated(&p, &room, hearth_config_persons_stage(b->st->cfg) ? "{r" : "{p",
+                      2);
         put_truncated(&p, &room, digits + n, sizeof(digits) - n);
         put_truncated(&p, &room, ":", 1);
         put_truncated(&p, &room, suffix, strlen(suffix));
@@ -822,18 +824,19 @@ static size_t build_load(hearth_batch_t *b)
 
         buf->len = 0;
         for (size_t i = 0; i < b->n_entries; i++)
-                n_watched += b->entries[i].watched;
+                n_watched += b->entries[i].watched && !b->entries[i].fetched;
         if (n_watched > 0) {
                 buf_put_count(buf, '*', n_watched + 1);
                 buf_put_str(buf, "WATCH");
                 for (size_t i = 0; i < b->n_entries; i++)
-                        if (b->entries[i].watched)
+                        if (b->entries[i].watched && !b->entries[i].fetched)
                                 buf_put_bulk(buf, b->entries[i].key,
                                              b->entries[i].key_len);
                 n_replies++;
         }
         for (size_t i = 0; i < b->n_entries; i++) {
-                if (b->entries[i].type == ENTRY_NONE)
+                if (b->entries[i].type == ENTRY_NONE ||
+                    b->entries[i].fetched)
                         continue;
                 put_read(buf, &b->entries[i]);
                 n_replies++;
@@ -894,13 +897,14 @@ static int read_load_replies(hearth_batch_t *b, size_t n_replies,
         int rc = 0;
 
         for (size_t i = 0; i < b->n_entries; i++)
-                watch |= b->entries[i].watched;
+                watch |= b->entries[i].watched && !b->entries[i].fetched;
         for (size_t k = 0; k < n_replies; k++) {
                 entry_t *e = NULL;
                 redisReply *r;
 
                 if (!(watch && k == 0)) {
-                        while (b->entries[next].type == ENTRY_NONE)
+                        while (b->entries[next].type == ENTRY_NONE ||
+                               b->entries[next].fetched)
                                 next++;
                         e = &b->entries[next++];
                 }
@@ -928,6 +932,8 @@ int hearth_batch_load(hearth_batch_t *b, char *errstr, size_t errstr_size)
         saved = replies_to_arena(b);
         rc = read_load_replies(b, n_replies, errstr, errstr_size);
         replies_to_heap(b, saved);
+        for (size_t i = 0; i < b->n_entries; i++)
+                b->entries[i].fetched = true;
         return rc;
 }
 
@@ -1039,6 +1045,23 @@ bool hearth_zset_add_nx(hearth_batch_t *b, const char *key,
         return true;
 }
 
+void hearth_zset_remove(hearth_batch_t *b, const char *key,
+                        const char *member)
+{
+        entry_t *e = loaded(b, key, ENTRY_ZSET);
+        size_t len = strlen(member), kept = 0;
+        resp_buf_t *args;
+
+        for (size_t i = 0; i < e->n_pairs; i++)
+                if (e->pairs[i].name_len != len ||
+                    memcmp(e->pairs[i].name, member, len) != 0)
+                        e->pairs[kept++] = e->pairs[i];
+        e->n_pairs = kept;
+        args = open_command(b, "ZREM", e, NULL);
+        buf_put_bulk(args, member, len);
+        b->open.n_args++;
+}
+
 static int by_score(const void *a, const void *b)
 {
         const pair_t *x = *(pair_t *const *)a, *y = *(pair_t *const *)b;
@@ -1105,6 +1128,18 @@ const char *hearth_hash_get(hearth_batch_t *b, const char *key,
                 if (strcmp(e->pairs[i].name, field) == 0)
                         return e->pairs[i].value;
         return NULL;
+}
+
+bool hearth_hash_field_at(hearth_batch_t *b, const char *key, size_t i,
+                          const char **field, const char **value)
+{
+        entry_t *e = loaded(b, key, ENTRY_HASH);
+
+        if (i >= e->n_pairs)
+                return false;
+        *field = e->pairs[i].name;
+        *value = e->pairs[i].value;
+        return true;
 }
 
 void hearth_hash_set(hearth_batch_t *b, const char *key, const char *field,

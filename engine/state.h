@@ -12,7 +12,8 @@
  *
  * Key layout (prefix defaults to "hearth:"), all in the hash slot of the
  * input partition N, so one partition's keys can live on one Redis Cluster
- * node:
+ * node. The incidents stage tags its keys {pN}, the persons stage, which
+ * reads the person repartition topic, {rN}:
  *
  *   <prefix>{pN}:progress         hash: offset (next input offset),
  *                                 max_event_time (ms, for the watermark)
@@ -81,7 +82,8 @@ hearth_batch_t *hearth_batch_new(hearth_state_t *st);
 void hearth_batch_reset(hearth_batch_t *b);
 void hearth_batch_free(hearth_batch_t *b);
 
-/* Formats "<prefix>{p<partition>}:<suffix>" into out; returns out. */
+/* Formats "<prefix>{p<partition>}:<suffix>" ({r...} in the persons
+ * stage) into out; returns out. */
 char *hearth_batch_key(const hearth_batch_t *b, int32_t partition,
                        const char *suffix, char *out, size_t size);
 
@@ -98,7 +100,11 @@ void hearth_batch_watch(hearth_batch_t *b, const char *key);
  */
 void hearth_batch_need_list(hearth_batch_t *b, const char *key);
 
-/* Loads every declared key in one round trip; -1 and errstr on error. */
+/*
+ * Loads every declared key in one round trip; -1 and errstr on error. A
+ * batch may load again after more declarations: the second load reads
+ * only the keys declared since, so the batch's own writes stay visible.
+ */
 int hearth_batch_load(hearth_batch_t *b, char *errstr, size_t errstr_size);
 
 /* Sorted set access; the key must have been declared and loaded. */
@@ -116,6 +122,9 @@ size_t hearth_zset_range(hearth_batch_t *b, const char *key, int64_t lo,
                          void (*fn)(void *ctx, const char *member,
                                     int64_t score),
                          void *ctx);
+/* Removes member (ZREM) from Redis and the copy, present or not. */
+void hearth_zset_remove(hearth_batch_t *b, const char *key,
+                        const char *member);
 /* Removes members with score <= max from Redis and the copy. */
 void hearth_zset_trim(hearth_batch_t *b, const char *key, int64_t max);
 
@@ -124,6 +133,13 @@ const char *hearth_hash_get(hearth_batch_t *b, const char *key,
                             const char *field);
 void hearth_hash_set(hearth_batch_t *b, const char *key, const char *field,
                      const char *value, int64_t ttl_ms);
+/*
+ * The i-th field of a hash and its value, in no particular order; false
+ * when i is past the last. hearth_hash_set() of an existing field keeps
+ * the order, so a loop over i may set fields as it goes.
+ */
+bool hearth_hash_field_at(hearth_batch_t *b, const char *key, size_t i,
+                          const char **field, const char **value);
 
 /*
  * Queues RPUSH of a binary value to a list key. Consecutive pushes to one

@@ -15,6 +15,22 @@
  * slot, and gives each key a TTL of its longest window plus the allowed
  * lateness. Suppression of repeats is the model's job, in event time, so a
  * replay emits the same alerts.
+ *
+ * Stages. Input events are keyed by district, so one engine instance sees
+ * all of a household's events but not all of a person's. The incidents
+ * stage runs the household, incident and area models, and copies every
+ * event once per suspect or victim to the person repartition topic, keyed
+ * by the person key, with route_key set to it. The persons stage (a second
+ * consumer group of the same program) reads that topic, so each instance
+ * owns all events of its persons, and runs the person models. This is how
+ * Kafka Streams repartitions before a join, and it keeps every key of a
+ * batch in one partition's hash slot.
+ *
+ * Timers. A model that waits for something to happen keeps a sorted set of
+ * due times per partition. After the events of a batch, the engine calls
+ * tick() for each partition of the batch with its watermark (largest event
+ * time minus the allowed lateness), and the model fires what is due. So a
+ * replay fires the same timers as the live run, whatever the batch sizes.
  */
 #ifndef HEARTH_MODEL_H
 #define HEARTH_MODEL_H
@@ -59,8 +75,14 @@ typedef struct hearth_candidate {
 typedef void (*hearth_emit_fn)(void *ctx, const hearth_event_t *trigger,
                                const hearth_candidate_t *candidate);
 
+typedef enum hearth_stage {
+        HEARTH_STAGE_INCIDENTS = 0,
+        HEARTH_STAGE_PERSONS = 1,
+} hearth_stage_t;
+
 typedef struct hearth_model_ops {
         const char *name;
+        hearth_stage_t stage;
         /*
          * Returns the model's private state. Returns NULL with errstr
          * empty when the model is disabled, and NULL with errstr set
@@ -71,8 +93,51 @@ typedef struct hearth_model_ops {
         void (*plan)(void *self, hearth_batch_t *b, const hearth_event_t *e);
         void (*apply)(void *self, hearth_batch_t *b, const hearth_event_t *e,
                       hearth_emit_fn emit, void *emit_ctx);
+        /* Optional: declares the timer keys of a partition in the batch. */
+        void (*plan_tick)(void *self, hearth_batch_t *b, int32_t partition);
+        /* Optional: fires the partition's timers due at or before
+         * watermark, after the batch's events. */
+        void (*tick)(void *self, hearth_batch_t *b, int32_t partition,
+                     int64_t watermark, hearth_emit_fn emit, void *emit_ctx);
         void (*destroy)(void *self);
 } hearth_model_ops_t;
+
+/*
+ * Sets label on person_key until expires_at_ms, as part of the batch: the
+ * engine keeps current labels in <prefix>{rN}:labels:<person> (hash: label
+ * -> expiry in ms) and publishes a Tag on topics.tags when the label is new
+ * or its expiry moves later. emit_ctx is the one apply() or tick() got.
+ */
+void hearth_emit_tag(void *emit_ctx, const hearth_event_t *trigger,
+                     const char *person_key, const char *label,
+                     int64_t expires_at_ms, const char *reason_code,
+                     const char *reason_text);
+
+/* The party of a persons-stage event whose person key is its route key. */
+const Hearth__V1__Party *hearth_route_party(
+        const Hearth__V1__IncidentEvent *msg);
+
+/*
+ * Reads the special-circumstances flag options: lethal and combined flag
+ * masks (bit n: RiskFlags field number n) and the combined threshold.
+ * -1 and errstr when the options are invalid.
+ */
+int hearth_risk_rules(const hearth_config_t *cfg, uint64_t *lethal,
+                      uint64_t *combined, int64_t *threshold, char *errstr,
+                      size_t errstr_size);
+
+/* The flags set in risk (may be NULL) as a mask like hearth_risk_rules'. */
+uint64_t hearth_risk_mask(const Hearth__V1__RiskFlags *risk);
+
+/*
+ * Writes a timer member: fields joined by the unit separator (0x1f), so
+ * that a member carries what the alert needs when it fires. Returns false
+ * when it does not fit.
+ */
+bool hearth_timer_member(char *out, size_t size, const char *const *fields,
+                         size_t n);
+/* Splits a timer member in place into at most max fields; returns count. */
+size_t hearth_timer_fields(char *member, char **fields, size_t max);
 
 /* Every model the engine can run, NULL-terminated (models/registry.c). */
 extern const hearth_model_ops_t *const hearth_models[];
@@ -94,6 +159,21 @@ bool hearth_household_key(const Hearth__V1__IncidentEvent *msg, char *out,
  */
 bool hearth_model_suppressed(hearth_batch_t *b, const char *key, int priority,
                              int64_t window_ms, int64_t t);
+
+/* Records an alert at priority and event time t in the hash key that
+ * hearth_model_suppressed() reads. */
+void hearth_model_mark_alerted(hearth_batch_t *b, const char *key,
+                               int priority, int64_t t, int64_t ttl_ms);
+
+/*
+ * Emits the alert of a fired timer. The trigger is made from the timer's
+ * incident and region codes, with event time due; c gets the incident as
+ * its one id, a count of 1, a score of 1 and a window ending at due.
+ */
+void hearth_model_emit_timer(hearth_emit_fn emit, void *emit_ctx,
+                             int32_t partition, const char *incident_id,
+                             const char *const region[3], int64_t due,
+                             hearth_candidate_t *c);
 
 /*
  * Fills ids with the members of the sorted set key whose score s has

@@ -1,6 +1,7 @@
 /*
  * The list of models and helpers they share.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,14 +12,72 @@ extern const hearth_model_ops_t hearth_model_repeat_calls;
 extern const hearth_model_ops_t hearth_model_special_circumstances;
 extern const hearth_model_ops_t hearth_model_repeat_dispositions;
 extern const hearth_model_ops_t hearth_model_hotspot;
+extern const hearth_model_ops_t hearth_model_dispatch_overdue;
+extern const hearth_model_ops_t hearth_model_repeat_offender;
+extern const hearth_model_ops_t hearth_model_order_violation;
+extern const hearth_model_ops_t hearth_model_follow_up_overdue;
+extern const hearth_model_ops_t hearth_model_labels;
 
 const hearth_model_ops_t *const hearth_models[] = {
         &hearth_model_repeat_calls,
         &hearth_model_special_circumstances,
         &hearth_model_repeat_dispositions,
         &hearth_model_hotspot,
+        &hearth_model_dispatch_overdue,
+        &hearth_model_repeat_offender,
+        &hearth_model_order_violation,
+        &hearth_model_follow_up_overdue,
+        &hearth_model_labels,
         NULL,
 };
+
+const Hearth__V1__Party *hearth_route_party(
+        const Hearth__V1__IncidentEvent *msg)
+{
+        if (!msg->route_key || !*msg->route_key)
+                return NULL;
+        for (size_t i = 0; i < msg->n_parties; i++)
+                if (msg->parties[i]->person_key &&
+                    strcmp(msg->parties[i]->person_key, msg->route_key) == 0)
+                        return msg->parties[i];
+        return NULL;
+}
+
+bool hearth_timer_member(char *out, size_t size, const char *const *fields,
+                         size_t n)
+{
+        size_t len = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                size_t fl = strlen(fields[i] ? fields[i] : "");
+
+                if (len + fl + 2 > size)
+                        return false;
+                if (i)
+                        out[len++] = '\x1f';
+                memcpy(out + len, fields[i] ? fields[i] : "", fl);
+                len += fl;
+        }
+        out[len] = '\0';
+        return true;
+}
+
+size_t hearth_timer_fields(char *member, char **fields, size_t max)
+{
+        size_t n = 0;
+        char *p = member;
+
+        while (n < max) {
+                char *sep = strchr(p, '\x1f');
+
+                fields[n++] = p;
+                if (!sep)
+                        break;
+                *sep = '\0';
+                p = sep + 1;
+        }
+        return n;
+}
 
 bool hearth_household_key(const Hearth__V1__IncidentEvent *msg, char *out,
                           size_t size)
@@ -61,6 +120,39 @@ bool hearth_model_suppressed(hearth_batch_t *b, const char *key, int priority,
                         return true;
         }
         return false;
+}
+
+void hearth_model_mark_alerted(hearth_batch_t *b, const char *key,
+                               int priority, int64_t t, int64_t ttl_ms)
+{
+        char field[8], value[32];
+
+        snprintf(field, sizeof(field), "%d", priority);
+        snprintf(value, sizeof(value), "%" PRId64, t);
+        hearth_hash_set(b, key, field, value, ttl_ms);
+}
+
+void hearth_model_emit_timer(hearth_emit_fn emit, void *emit_ctx,
+                             int32_t partition, const char *incident_id,
+                             const char *const region[3], int64_t due,
+                             hearth_candidate_t *c)
+{
+        Hearth__V1__IncidentEvent msg = HEARTH__V1__INCIDENT_EVENT__INIT;
+        hearth_event_t trigger = {.msg = &msg, .partition = partition};
+        char *ids[1] = {(char *)incident_id};
+
+        msg.incident_id = (char *)incident_id;
+        msg.province_code = (char *)region[0];
+        msg.city_code = (char *)region[1];
+        msg.district_code = (char *)region[2];
+        msg.event_time_ms = due;
+        msg.is_domestic = true;
+        c->incident_ids = ids;
+        c->n_incident_ids = 1;
+        c->count = 1;
+        c->score = 1.0;
+        c->window_end_ms = due;
+        emit(emit_ctx, &trigger, c);
 }
 
 typedef struct id_list {

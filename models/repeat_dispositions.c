@@ -240,7 +240,7 @@ static void rd_apply(void *self, hearth_batch_t *b, const hearth_event_t *e,
                      hearth_emit_fn emit, void *emit_ctx)
 {
         repeat_dispositions_t *m = self;
-        char zkey[KEY_MAX], skey[KEY_MAX], value[32], field[8];
+        char zkey[KEY_MAX], skey[KEY_MAX];
         int64_t t = e->msg->event_time_ms;
         size_t count;
 
@@ -255,9 +255,7 @@ static void rd_apply(void *self, hearth_batch_t *b, const hearth_event_t *e,
         if ((int64_t)count < m->threshold || hearth_model_suppressed(b, skey, m->priority,
                                                    m->window_ms, t))
                 return;
-        snprintf(value, sizeof(value), "%" PRId64, t);
-        snprintf(field, sizeof(field), "%d", m->priority);
-        hearth_hash_set(b, skey, field, value, m->ttl_ms);
+        hearth_model_mark_alerted(b, skey, m->priority, t, m->ttl_ms);
         emit_alert(m, b, e, zkey, (uint32_t)count, emit, emit_ctx);
 }
 

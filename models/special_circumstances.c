@@ -189,6 +189,20 @@ static int configure(special_circumstances_t *m, const hearth_config_t *cfg,
         return 0;
 }
 
+int hearth_risk_rules(const hearth_config_t *cfg, uint64_t *lethal,
+                      uint64_t *combined, int64_t *threshold, char *errstr,
+                      size_t errstr_size)
+{
+        special_circumstances_t m;
+
+        if (configure(&m, cfg, errstr, errstr_size) != 0)
+                return -1;
+        *lethal = m.rules[0].flags;
+        *combined = m.rules[1].flags;
+        *threshold = m.rules[1].threshold;
+        return 0;
+}
+
 static void *sc_create(const hearth_config_t *cfg, char *errstr,
                        size_t errstr_size)
 {
@@ -243,8 +257,7 @@ static void sc_plan(void *self, hearth_batch_t *b, const hearth_event_t *e)
                 hearth_batch_need_hash(b, key);
 }
 
-/* Returns the flags set in risk (which may be NULL) as a bit mask. */
-static uint64_t flags_of(const Hearth__V1__RiskFlags *risk)
+uint64_t hearth_risk_mask(const Hearth__V1__RiskFlags *risk)
 {
         uint64_t mask = 0;
 
@@ -289,7 +302,7 @@ static uint64_t merge_flags(special_circumstances_t *m, hearth_batch_t *b,
 {
         const char *stored = hearth_hash_get(b, key, "flags");
         uint64_t seen = stored ? strtoull(stored, NULL, 10) : 0;
-        uint64_t all = seen | flags_of(e->msg->risk);
+        uint64_t all = seen | hearth_risk_mask(e->msg->risk);
         char value[32];
 
         if (all != seen) {

@@ -754,7 +754,21 @@ START_TEST(event_without_household_no_alert)
         }
         process();
 
-        ck_assert_uint_eq(out.n, 0);
+        /* Only the copies to the person topic, one per event. */
+        ck_assert_uint_eq(n_alerts, 0);
+        ck_assert_uint_eq(out.n, 2);
+        for (size_t i = 0; i < out.n; i++) {
+                Hearth__V1__IncidentEvent *copy;
+
+                ck_assert_str_eq(out.msgs[i].topic, "hearth.persons");
+                ck_assert_str_eq(out.msgs[i].key, SUSPECT);
+                copy = hearth__v1__incident_event__unpack(
+                        NULL, out.msgs[i].len, out.msgs[i].payload);
+                ck_assert_ptr_nonnull(copy);
+                ck_assert_str_eq(copy->route_key, SUSPECT);
+                ck_assert_uint_eq(copy->n_parties, 1);
+                hearth__v1__incident_event__free_unpacked(copy, NULL);
+        }
         ck_assert_int_eq(
             redis_integer("EXISTS %s", "hearth:{p3}:rc:v:" SUSPECT), 0);
 }

@@ -99,6 +99,8 @@ static void setup(void)
                  hearth_test_redis_socket());
         set_option(option);
         set_option("topics.region_template=");
+        /* Each test here checks one model's own priorities. */
+        set_option("engine.fusion_window_hours=0");
         state = hearth_state_connect(&cfg, err, sizeof(err));
         ck_assert_msg(state != NULL, "%s", err);
         redis(1, flushall);
