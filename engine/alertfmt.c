@@ -22,6 +22,8 @@ static const char *const alert_time_fields[] = {
         "window_start_ms", "window_end_ms", "event_time_ms", NULL};
 static const char *const incident_time_fields[] = {
         "event_time_ms", "ingest_time_ms", NULL};
+static const char *const tag_time_fields[] = {
+        "expires_at_ms", "event_time_ms", NULL};
 
 static json_t *message_to_json(const ProtobufCMessage *m,
                                const char *const *time_fields);
@@ -293,6 +295,11 @@ json_t *hearth_alert_to_json(const Hearth__V1__Alert *a)
 json_t *hearth_incident_to_json(const Hearth__V1__IncidentEvent *e)
 {
         return e ? message_to_json(&e->base, incident_time_fields) : NULL;
+}
+
+json_t *hearth_tag_to_json(const Hearth__V1__Tag *t)
+{
+        return t ? message_to_json(&t->base, tag_time_fields) : NULL;
 }
 
 /* Output buffer that, like snprintf, counts what does not fit. */

@@ -12,6 +12,7 @@
 
 #include "hearth/v1/alert.pb-c.h"
 #include "hearth/v1/incident.pb-c.h"
+#include "hearth/v1/tag.pb-c.h"
 
 /* Incident ids that one alert line lists before "+N more". */
 #define HEARTH_ALERT_LINE_MAX_IDS 10
@@ -49,6 +50,10 @@ json_t *hearth_alert_to_json(const Hearth__V1__Alert *a);
  * NULL when out of memory.
  */
 json_t *hearth_incident_to_json(const Hearth__V1__IncidentEvent *e);
+
+/* Converts a Tag like an alert; expires_at and event_time appear as ISO
+ * 8601 strings too. */
+json_t *hearth_tag_to_json(const Hearth__V1__Tag *t);
 
 /*
  * Formats one line without a trailing newline:

@@ -83,8 +83,8 @@ struct hearth_engine {
         size_t envelope_cap;
         pending_t *pending;
         size_t n_pending, cap_pending;
-        int64_t *advance;               /* per partition: 0 or a new
-                                         * largest event time */
+        int64_t *advance;               /* per partition: ms to add to its
+                                         * largest event time, or 0 */
         char priority_topics[5][256];   /* by priority 1 to 4 */
         char region_city[64];           /* city of region_topic */
         char region_topic[256];
@@ -451,10 +451,10 @@ static void dead_letter(hearth_engine_t *e, const hearth_input_msg_t *m,
 
         e->stats.dead_letters++;
         hearth_warn(COMPONENT, "dead letter topic=%s partition=%d offset=%"
-                    PRId64 " reason=%s", e->cfg->input_topic, m->partition,
+                    PRId64 " reason=%s", hearth_config_stage_topic(e->cfg), m->partition,
                     m->offset, reason);
         doc = json_pack("{s:s, s:s, s:i, s:I, s:I}", "reason", reason,
-                        "topic", e->cfg->input_topic, "partition",
+                        "topic", hearth_config_stage_topic(e->cfg), "partition",
                         m->partition, "offset", (json_int_t)m->offset,
                         "bytes", (json_int_t)m->len);
         text = json_dumps(doc, JSON_COMPACT);
@@ -918,16 +918,15 @@ static void tick_partitions(hearth_engine_t *e)
         }
 }
 
-/* Moves the largest event time of idle partitions forward, as asked. */
+/* Moves the largest event time of idle partitions forward, as requested. */
 static void advance_partitions(hearth_engine_t *e)
 {
         for (int i = 0; i < HEARTH_MAX_PARTITIONS; i++) {
                 partition_progress_t *p = &e->parts[i];
 
-                if (e->advance[i] && p->present &&
-                    p->max_event_time != INT64_MIN &&
-                    e->advance[i] > p->max_event_time)
-                        p->max_event_time = e->advance[i];
+                if (e->advance[i] > 0 && p->present &&
+                    p->max_event_time != INT64_MIN)
+                        p->max_event_time += e->advance[i];
                 e->advance[i] = 0;
         }
 }
@@ -1102,7 +1101,7 @@ int hearth_engine_prepare(hearth_engine_t *e, const hearth_input_msg_t *msgs,
 }
 
 int hearth_engine_advance(hearth_engine_t *e, const int32_t *partitions,
-                          const int64_t *times, size_t n, char *errstr,
+                          const int64_t *deltas, size_t n, char *errstr,
                           size_t errstr_size)
 {
         for (size_t i = 0; i < n; i++) {
@@ -1113,17 +1112,9 @@ int hearth_engine_advance(hearth_engine_t *e, const int32_t *partitions,
                                  HEARTH_MAX_PARTITIONS - 1);
                         return -1;
                 }
-                e->advance[partitions[i]] = times[i];
+                e->advance[partitions[i]] = deltas[i];
         }
         return 0;
-}
-
-int64_t hearth_engine_partition_time(const hearth_engine_t *e,
-                                     int32_t partition)
-{
-        if (partition < 0 || partition >= HEARTH_MAX_PARTITIONS)
-                return INT64_MIN;
-        return e->parts[partition].max_event_time;
 }
 
 int hearth_engine_commit(hearth_engine_t *e, const int32_t *published,

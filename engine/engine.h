@@ -96,20 +96,16 @@ int hearth_engine_commit(hearth_engine_t *e, const int32_t *published,
                          size_t n_published, hearth_out_list_t *out,
                          char *errstr, size_t errstr_size);
 /*
- * Asks the next prepared batch to move the largest event time of each
- * listed partition up to times[i] (if larger) and fire the timers that
- * become due, even when the batch has no message of that partition: an
- * idle partition's watermark follows the wall clock this way. The request
- * lasts for that one batch. -1 and errstr for a partition out of range.
+ * Asks the next prepared batch to add deltas[i] ms to the largest event
+ * time of each listed partition and to fire the timers that become due,
+ * even when the batch has no message of that partition. Called with the
+ * wall time a partition has been idle, this makes its watermark follow the
+ * wall clock. The request lasts for that one batch. -1 and errstr for a
+ * partition out of range.
  */
 int hearth_engine_advance(hearth_engine_t *e, const int32_t *partitions,
-                          const int64_t *times, size_t n, char *errstr,
+                          const int64_t *deltas, size_t n, char *errstr,
                           size_t errstr_size);
-
-/* A partition's largest event time as of the last batch (INT64_MIN when
- * unknown). */
-int64_t hearth_engine_partition_time(const hearth_engine_t *e,
-                                     int32_t partition);
 
 /* Drops a prepared batch without writing anything. */
 void hearth_engine_abort(hearth_engine_t *e);

@@ -37,7 +37,8 @@ typedef enum dump_type {
         DUMP_INCIDENT,
         DUMP_ALERT,
         DUMP_DLQ,
-        DUMP_RAW
+        DUMP_RAW,
+        DUMP_TAG
 } dump_type_t;
 
 /* A topic that create-topics creates, or that --extra names. */
@@ -118,9 +119,10 @@ static void usage(FILE *out)
 "\n"
 "Commands:\n"
 "  create-topics   create hearth.incidents, hearth.incidents.dlq,\n"
-"                  hearth.alerts.p1 to p4 and hearth.tags; a topic that\n"
-"                  exists already is left unchanged\n"
-"      --partitions N         input topic partitions (8)\n"
+"                  hearth.alerts.p1 to p4, hearth.tags and hearth.persons\n"
+"                  (the person repartition topic); a topic that exists\n"
+"                  already is left unchanged\n"
+"      --partitions N         partitions of the input and person topics (8)\n"
 "      --dlq-partitions N     dead-letter topic partitions (1)\n"
 "      --alert-partitions N   partitions of each alert topic (1)\n"
 "      --tags-partitions N    hearth.tags partitions (1)\n"
@@ -242,9 +244,10 @@ static int add_extra(options_t *o, const char *arg)
 
 static int parse_type(options_t *o, const char *name)
 {
-        static const char *names[] = {"incident", "alert", "dlq", "raw"};
+        static const char *names[] = {"incident", "alert", "dlq", "raw",
+                                      "tag"};
 
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < 5; i++) {
                 if (strcmp(name, names[i]) == 0) {
                         o->type = (dump_type_t)i;
                         o->type_name = names[i];
@@ -252,7 +255,7 @@ static int parse_type(options_t *o, const char *name)
                 }
         }
         fprintf(stderr, PROGRAM ": invalid --type \"%s\": use incident, "
-                "alert, dlq or raw\n", name);
+                "alert, tag, dlq or raw\n", name);
         return -1;
 }
 
@@ -423,7 +426,7 @@ static int check_options(const command_t *cmd, options_t *o)
                 return -1;
         if (strcmp(cmd->name, "dump") == 0 && !o->type_name) {
                 fprintf(stderr, PROGRAM ": dump needs --type incident, "
-                        "alert, dlq or raw\n");
+                        "alert, tag, dlq or raw\n");
                 return -1;
         }
         return 0;
@@ -680,6 +683,10 @@ static size_t plan_topics(const options_t *o, topic_spec_t *specs)
         }
         snprintf(specs[n].name, sizeof(specs[n].name), "hearth.tags");
         specs[n++].partitions = o->tags_partitions;
+        /* The person topic spreads persons like the input spreads
+         * districts, so it gets as many partitions. */
+        snprintf(specs[n].name, sizeof(specs[n].name), "hearth.persons");
+        specs[n++].partitions = o->partitions;
         for (size_t i = 0; i < o->n_extras; i++)
                 specs[n++] = o->extras[i];
         return n;
@@ -1043,6 +1050,19 @@ static json_t *decode_alert(const rd_kafka_message_t *m)
         return doc;
 }
 
+static json_t *decode_tag(const rd_kafka_message_t *m)
+{
+        Hearth__V1__Tag *tag = hearth__v1__tag__unpack(NULL, m->len,
+                                                       m->payload);
+        json_t *doc;
+
+        if (!tag)
+                return error_record(m, "not a valid Tag");
+        doc = hearth_tag_to_json(tag);
+        hearth__v1__tag__free_unpacked(tag, NULL);
+        return doc;
+}
+
 /* Returns the dead letter, a JSON object, with partition and offset. */
 static json_t *decode_dlq(const rd_kafka_message_t *m)
 {
@@ -1082,6 +1102,7 @@ static void write_message(admin_t *a, dump_t *d, const rd_kafka_message_t *m)
         case DUMP_INCIDENT: doc = decode_incident(m); break;
         case DUMP_ALERT: doc = decode_alert(m); break;
         case DUMP_DLQ: doc = decode_dlq(m); break;
+        case DUMP_TAG: doc = decode_tag(m); break;
         default: doc = decode_raw(m); break;
         }
         if (!doc)

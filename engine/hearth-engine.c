@@ -59,6 +59,12 @@ typedef struct runner {
         hearth_topics_t *topics;
         bool assigned[HEARTH_MAX_PARTITIONS];
         bool at_end[HEARTH_MAX_PARTITIONS];
+        /* Monotonic time of a partition's last message, and up to when
+         * its watermark has followed the wall clock since. */
+        double last_input[HEARTH_MAX_PARTITIONS];
+        double advanced[HEARTH_MAX_PARTITIONS];
+        char topic[256];                /* the stage's input topic */
+        char group[256];                /* the stage's consumer group */
         size_t n_assigned;
         bool ever_assigned;
         bool needs_resync;
@@ -227,6 +233,9 @@ static void reload(runner_t *r)
         hearth_config_free(&old);
         if (hearth_log_parse_level(r->cfg.log_level, &level) == 0)
                 hearth_log_set_level(level);
+        snprintf(r->topic, sizeof(r->topic), "%s",
+                 hearth_config_stage_topic(&r->cfg));
+        hearth_config_stage_group(&r->cfg, r->group, sizeof(r->group));
         hearth_info(COMPONENT, "configuration reloaded: rule_version=%s",
                     r->cfg.rule_version);
 }
@@ -480,6 +489,12 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 for (int i = 0; i < parts->cnt; i++)
                         if (parts->elems[i].partition < HEARTH_MAX_PARTITIONS)
                                 r->assigned[parts->elems[i].partition] = true;
+                for (int i = 0; i < parts->cnt; i++) {
+                        int32_t p = parts->elems[i].partition;
+
+                        if (p < HEARTH_MAX_PARTITIONS)
+                                r->last_input[p] = r->advanced[p] = now_s();
+                }
                 r->n_assigned = (size_t)parts->cnt;
                 r->ever_assigned = true;
                 hearth_info(COMPONENT, "rebalance: %d partitions assigned",
@@ -504,7 +519,7 @@ static int create_consumer(runner_t *r, char *errstr, size_t errstr_size)
         rd_kafka_resp_err_t err;
 
         if (!conf ||
-            hearth_kafka_conf_set(conf, "group.id", r->cfg.group_id, errstr,
+            hearth_kafka_conf_set(conf, "group.id", r->group, errstr,
                                   errstr_size) ||
             hearth_kafka_conf_set(conf, "enable.auto.commit", "false", errstr,
                                   errstr_size) ||
@@ -536,13 +551,13 @@ static int create_consumer(runner_t *r, char *errstr, size_t errstr_size)
         rd_kafka_poll_set_consumer(r->consumer);
         r->consumer_queue = rd_kafka_queue_get_consumer(r->consumer);
         topics = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(topics, r->cfg.input_topic,
+        rd_kafka_topic_partition_list_add(topics, r->topic,
                                           RD_KAFKA_PARTITION_UA);
         err = rd_kafka_subscribe(r->consumer, topics);
         rd_kafka_topic_partition_list_destroy(topics);
         if (err) {
                 snprintf(errstr, errstr_size, "subscribe to %s: %s",
-                         r->cfg.input_topic, rd_kafka_err2str(err));
+                         r->topic, rd_kafka_err2str(err));
                 return -1;
         }
         return 0;
@@ -608,8 +623,11 @@ static bool take_message(runner_t *r, batch_buf_t *b, rd_kafka_message_t *m)
                 rd_kafka_message_destroy(m);
                 return false;
         }
-        if (m->partition < HEARTH_MAX_PARTITIONS)
+        if (m->partition < HEARTH_MAX_PARTITIONS) {
                 r->at_end[m->partition] = false;
+                r->last_input[m->partition] = now_s();
+                r->advanced[m->partition] = r->last_input[m->partition];
+        }
         b->msgs[b->n] = m;
         b->in[b->n] = (hearth_input_msg_t){m->partition, m->offset,
                                            m->payload, m->len};
@@ -649,6 +667,38 @@ static void collect(runner_t *r, batch_buf_t *b)
         }
 }
 
+/*
+ * Asks the engine to move the watermark of each assigned partition that
+ * has been idle for engine.idle_advance_ms by the wall time since its last
+ * advance, at most once a second. Returns how many partitions it listed.
+ */
+static size_t advance_idle(runner_t *r)
+{
+        int32_t parts[HEARTH_MAX_PARTITIONS];
+        int64_t deltas[HEARTH_MAX_PARTITIONS];
+        double now = now_s(), idle = (double)r->cfg.idle_advance_ms / 1000.0;
+        size_t n = 0;
+        char errstr[128];
+
+        if (r->cfg.idle_advance_ms <= 0)
+                return 0;
+        for (int32_t p = 0; p < HEARTH_MAX_PARTITIONS; p++) {
+                if (!r->assigned[p] || now - r->last_input[p] < idle ||
+                    now - r->advanced[p] < 1.0)
+                        continue;
+                parts[n] = p;
+                deltas[n++] = (int64_t)((now - r->advanced[p]) * 1000.0);
+                r->advanced[p] = now;
+        }
+        if (n && hearth_engine_advance(r->engine, parts, deltas, n, errstr,
+                                       sizeof(errstr)) != 0) {
+                hearth_error(COMPONENT, "watermark advance failed: %s",
+                             errstr);
+                return 0;
+        }
+        return n;
+}
+
 static void commit_offsets(runner_t *r, batch_buf_t *b)
 {
         rd_kafka_topic_partition_list_t *offsets =
@@ -657,12 +707,12 @@ static void commit_offsets(runner_t *r, batch_buf_t *b)
         for (size_t i = 0; i < b->n; i++) {
                 rd_kafka_topic_partition_t *tp =
                         rd_kafka_topic_partition_list_find(
-                                offsets, r->cfg.input_topic,
+                                offsets, r->topic,
                                 b->msgs[i]->partition);
 
                 if (!tp)
                         tp = rd_kafka_topic_partition_list_add(
-                                offsets, r->cfg.input_topic,
+                                offsets, r->topic,
                                 b->msgs[i]->partition);
                 if (tp->offset < b->msgs[i]->offset + 1)
                         tp->offset = b->msgs[i]->offset + 1;
@@ -714,7 +764,8 @@ static void run_batch(runner_t *r, batch_buf_t *b)
          */
         f->n_parts = 0;
         if (rc == 0) {
-                commit_offsets(r, b);
+                if (b->n)
+                        commit_offsets(r, b);
                 start_inflight(r, &out);
         }
         r->messages_in += b->n;
@@ -788,6 +839,9 @@ static int setup(runner_t *r)
 
         if (hearth_log_parse_level(r->cfg.log_level, &level) == 0)
                 hearth_log_set_level(level);
+        snprintf(r->topic, sizeof(r->topic), "%s",
+                 hearth_config_stage_topic(&r->cfg));
+        hearth_config_stage_group(&r->cfg, r->group, sizeof(r->group));
         r->observe = hearth_observe_new(&r->cfg, errstr, sizeof(errstr));
         if (!r->observe)
                 goto fail;
@@ -801,7 +855,7 @@ static int setup(runner_t *r)
                 goto fail;
         hearth_info(COMPONENT, "started: group=%s topic=%s brokers=%s "
                     "redis=%s:%" PRId64 " rule_version=%s",
-                    r->cfg.group_id, r->cfg.input_topic, r->cfg.kafka_brokers,
+                    r->group, r->topic, r->cfg.kafka_brokers,
                     *r->cfg.redis_unix_socket ? r->cfg.redis_unix_socket
                                               : r->cfg.redis_host,
                     r->cfg.redis_port, r->cfg.rule_version);
@@ -860,7 +914,7 @@ static void loop(runner_t *r)
                         reload(r);
                 collect(r, &b);
                 write_metrics(r, 0);
-                if (b.n > 0) {
+                if (advance_idle(r) > 0 || b.n > 0) {
                         double started = now_s();
 
                         run_batch(r, &b);
