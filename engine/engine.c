@@ -120,6 +120,7 @@ static void out_add(hearth_out_list_t *l, const char *topic, const char *key,
         memcpy(m->payload, payload, len);
         m->len = len;
         m->source_partition = partition;
+        m->event_time_ms = 0;
 }
 
 /* Moves the messages of from to the end of to, leaving from empty. */
@@ -893,6 +894,7 @@ static void repartition(hearth_engine_t *e, const hearth_event_t *ev)
                 hearth__v1__incident_event__pack(msg, buf);
                 out_add(&p->out, e->cfg->persons_topic, key, buf, len,
                         ev->partition);
+                p->out.msgs[p->out.n - 1].event_time_ms = msg->event_time_ms;
                 free(buf);
         }
         msg->route_key = saved;
@@ -1038,9 +1040,50 @@ static void dead_letters(hearth_engine_t *e, const hearth_input_msg_t *msgs,
         }
 }
 
+static int by_event_time(const void *a, const void *b)
+{
+        const hearth_out_msg_t *x = a, *y = b;
+
+        if (x->event_time_ms != y->event_time_ms)
+                return x->event_time_ms < y->event_time_ms ? -1 : 1;
+        /* Ties keep their order: source_partition holds the position. */
+        return (x->source_partition > y->source_partition) -
+               (x->source_partition < y->source_partition);
+}
+
+/*
+ * Orders the batch's person-topic copies by event time across input
+ * partitions, ahead of which the other messages keep their order. The
+ * batch lists each input partition's messages together, so without this
+ * the persons stage would see one district's weeks, then another's, and
+ * take most events for late.
+ */
+static void sort_copies(hearth_out_list_t *out, size_t from)
+{
+        size_t n = out->n - from;
+        int32_t *partitions;
+
+        if (n < 2)
+                return;
+        partitions = malloc(n * sizeof(*partitions));
+        for (size_t i = 0; i < n; i++) {
+                partitions[i] = out->msgs[from + i].source_partition;
+                out->msgs[from + i].source_partition = (int32_t)i;
+        }
+        qsort(out->msgs + from, n, sizeof(*out->msgs), by_event_time);
+        for (size_t i = 0; i < n; i++) {
+                hearth_out_msg_t *m = &out->msgs[from + i];
+
+                m->source_partition = partitions[m->source_partition];
+        }
+        free(partitions);
+}
+
 static void finish_batch(hearth_engine_t *e, hearth_out_list_t *out,
                          int applied)
 {
+        size_t first = out ? out->n : 0;
+
         for (int i = 0; i < HEARTH_MAX_PARTITIONS; i++) {
                 partition_progress_t *p = &e->parts[i];
 
@@ -1051,6 +1094,8 @@ static void finish_batch(hearth_engine_t *e, hearth_out_list_t *out,
                 hearth_out_list_clear(&p->out);
                 p->present = false;
         }
+        if (applied && !hearth_config_persons_stage(e->cfg))
+                sort_copies(out, first);
         pending_clear(e);
         memset(e->advance, 0, HEARTH_MAX_PARTITIONS * sizeof(*e->advance));
         hearth_batch_reset(e->batch);

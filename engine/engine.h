@@ -39,6 +39,7 @@ typedef struct hearth_out_msg {
         void *payload;
         size_t len;
         int32_t source_partition;
+        int64_t event_time_ms;  /* of a person-topic copy; 0 otherwise */
 } hearth_out_msg_t;
 
 typedef struct hearth_engine_stats {

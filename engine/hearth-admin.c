@@ -141,7 +141,7 @@ static void usage(FILE *out)
 "                  each partition in offset order but partitions interleaved,\n"
 "                  and exit at the end of every partition\n"
 "      --topic NAME           topic to dump; required\n"
-"      --type TYPE            incident or alert: decoded protobuf; dlq: the\n"
+"      --type TYPE            incident, alert or tag: decoded protobuf; dlq: the\n"
 "                             JSON value plus \"partition\" and \"offset\";\n"
 "                             raw: base64 key and value with partition and\n"
 "                             offset; required\n"
