@@ -7,7 +7,10 @@ pipeline must produce, without any hearth code:
   counts       records, domestic records, and records that must be rejected
   alerts       the (model, trigger incident id, priority, count) of every
                alert of the repeat-calls, special-circumstances and hotspot
-               models, by the documented rules
+               models, by the documented rules, after fusion: an alert on
+               a household (an incident's alert counts for its household)
+               that another model alerted on less than the fusion window
+               before or after goes out one priority higher, never above 1
 
 Usage: oracle.py counts SOURCE CSV
        oracle.py alerts SOURCE CSV [--short-hours 72 --short-threshold 2
@@ -15,7 +18,7 @@ Usage: oracle.py counts SOURCE CSV
                  --long-priority 2 --hotspot-threshold-x100 300
                  --hotspot-min-sigma-x100 100 --hotspot-baseline-days 7
                  --hotspot-guard-days 2 --hotspot-day-offset-minutes 0
-                 --hotspot-priority 3]
+                 --hotspot-priority 3 --fusion-hours 720]
 
 SOURCE is one of milwaukee, berkeley, orlando. The rules are restated here
 on purpose rather than read from the connector profiles.
@@ -147,7 +150,7 @@ def repeat_calls(src, path, args):
         last_alert[(home, priority)] = t
         alerts.append({"model": "repeat_calls",
                        "trigger_incident_id": incident, "priority": priority,
-                       "count": n})
+                       "count": n, "_t": t, "_home": home})
     return alerts
 
 
@@ -166,8 +169,33 @@ def special_circumstances(src, path):
         seen.add(incident)
         alerts.append({"model": "special_circumstances",
                        "trigger_incident_id": incident, "priority": 1,
-                       "count": 1})
+                       "count": 1, "_t": event_time_ms(src, row),
+                       "_home": household(src, row)})
     return alerts
+
+
+# The engine runs its models in this order on each event.
+MODEL_ORDER = ["repeat_calls", "special_circumstances", "hotspot"]
+
+
+def fuse(alerts, hours):
+    """Raises each household alert one priority (never above 1) when another
+    model alerted on the same household less than the window apart, in the
+    order the engine sees them: event time, then model order."""
+    window = hours * 3600 * 1000
+    last = {}  # (household, model) -> event time of its last alert
+    ordered = sorted(alerts, key=lambda a: (a["_t"],
+                                            MODEL_ORDER.index(a["model"])))
+    for a in ordered:
+        home = a.get("_home")
+        if window <= 0 or home is None:
+            continue
+        if any(h == home and m != a["model"] and abs(a["_t"] - t) < window
+               for (h, m), t in last.items()):
+            a["priority"] = max(1, a["priority"] - 1)
+        last[(home, a["model"])] = a["_t"]
+    return [{k: v for k, v in a.items() if not k.startswith("_")}
+            for a in ordered]
 
 
 def hotspot(src, path, args):
@@ -221,7 +249,7 @@ def hotspot(src, path, args):
         alerted.add((area, day))
         alerts.append({"model": "hotspot", "trigger_incident_id": incident,
                        "priority": args.hotspot_priority,
-                       "count": per_day[day]})
+                       "count": per_day[day], "_t": t})
     return alerts
 
 
@@ -242,15 +270,16 @@ def main():
     parser.add_argument("--hotspot-guard-days", type=int, default=2)
     parser.add_argument("--hotspot-day-offset-minutes", type=int, default=0)
     parser.add_argument("--hotspot-priority", type=int, default=3)
+    parser.add_argument("--fusion-hours", type=int, default=720)
     args = parser.parse_args()
     src = SOURCES[args.source]
     if args.mode == "counts":
         json.dump(counts(src, args.csv), sys.stdout)
         print()
     else:
-        for alert in (repeat_calls(src, args.csv, args)
-                      + special_circumstances(src, args.csv)
-                      + hotspot(src, args.csv, args)):
+        for alert in fuse(repeat_calls(src, args.csv, args)
+                          + special_circumstances(src, args.csv)
+                          + hotspot(src, args.csv, args), args.fusion_hours):
             print(json.dumps(alert))
 
 
