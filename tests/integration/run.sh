@@ -7,6 +7,7 @@
 #
 # Needs: make all, python3, Java 17 and Maven (for the broker's jars).
 # Prints "N passed, N failed" last; exits non-zero if any test failed.
+# Arguments name tests to run (without "test_"); none runs them all.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -334,18 +335,85 @@ test_reload_on_sighup() {
         grep -E "reload|stopped" "$log"
 }
 
+# A live engine fires a dispatch timer of an idle partition by the wall
+# clock: one call gets no dispatch, and no event follows it, so only the
+# idle advance of the watermark can make the alert. A dispatched call on
+# the same partition must raise nothing.
+test_idle_watermark_live() {
+        local csv=$work/live.csv log=$work/live.log pid now called dispatched
+        local header
+        header=$(head -n 1 tests/data/cn_110/sample.csv)
+        now=$(date +%s)
+        called=$(TZ=Asia/Shanghai date -d "@$((now - 5))" '+%F %T')
+        dispatched=$(TZ=Asia/Shanghai date -d "@$((now - 3))" '+%F %T')
+        {
+                echo "$header"
+                python3 - "$called" "$dispatched" "$header" <<'PY'
+import sys
+called, dispatched, header = sys.argv[1:4]
+columns = header.split(",")
+for number, dispatch in (("JQLIVE0001", ""), ("JQLIVE0002", dispatched)):
+    row = dict.fromkeys(columns, "")
+    row.update({"警情编号": number, "报警时间": called, "派警时间": dispatch,
+                "报警电话": "13900000000", "标准地址编码": number + "A",
+                "行政区划代码": "330106", "派出所": "测试派出所",
+                "警情类别": "纠纷", "警情细类": "家庭暴力",
+                "简要案情": "邻居报称争吵。"})
+    print(",".join(row[c] for c in columns))
+PY
+        } >"$csv"
+        connect -p connectors/profiles/cn_110.json -t it.live.incidents \
+                --dlq-topic it.live.dlq "$csv"
+        "$bin/hearth-engine" --set kafka.brokers="$brokers" \
+                --set redis.port="$HEARTH_REDIS_PORT" \
+                --set kafka.group_id=live --set redis.key_prefix=live: \
+                --set topics.input=it.live.incidents \
+                --set topics.priority_template='it.live.alerts.p{priority}' \
+                --set topics.region_template= --set topics.persons= \
+                --set engine.allowed_lateness_ms=0 \
+                --set engine.idle_advance_ms=1000 \
+                --set models.dispatch_overdue.due_minutes=1 \
+                >"$log" 2>&1 &
+        pid=$!
+        echo "$pid" >>"$work/engine.pids"
+        for _ in $(seq 120); do
+                [ "$("$bin/hearth-admin" count -b "$brokers" \
+                        --topic it.live.alerts.p2)" -ge 1 ] && break
+                sleep 1
+        done
+        sleep 2
+        kill -TERM "$pid"
+        wait "$pid"
+        dump --topic it.live.alerts.p2 --type alert >"$work/live.alerts"
+        python3 - "$work/live.alerts" "$now" <<'PY'
+import json, sys
+alerts = [json.loads(line) for line in open(sys.argv[1])]
+now_ms = int(sys.argv[2]) * 1000
+assert len(alerts) == 1, alerts
+a = alerts[0]
+assert a["model"] == "dispatch_overdue", a
+assert a["subject_key"] == "JQLIVE0001", a
+due = now_ms - 5000 + 60000
+assert a["event_time_ms"] == due, (a["event_time_ms"], due)
+# Fired by the wall clock after the deadline, not by a later event.
+assert a["emitted_at_ms"] >= due, (a["emitted_at_ms"], due)
+print("dispatch_overdue fired at", a["event_time"], "emitted",
+      a["emitted_at_ms"] - due, "ms after the deadline")
+PY
+}
+
+# Every test, in order; "run.sh NAME..." runs only the named ones.
+all_tests=(connector_milwaukee connector_berkeley connector_orlando
+        connector_bad_input connector_privacy engine_oracle replay_twice
+        kill_restart reload_on_sighup idle_watermark_live)
+
 main() {
+        local name
         trap stop_services EXIT
         start_services
-        run_test connector_milwaukee
-        run_test connector_berkeley
-        run_test connector_orlando
-        run_test connector_bad_input
-        run_test connector_privacy
-        run_test engine_oracle
-        run_test replay_twice
-        run_test kill_restart
-        run_test reload_on_sighup
+        for name in "${@:-${all_tests[@]}}"; do
+                run_test "$name"
+        done
         echo
         if [ "$failed" -gt 0 ]; then
                 echo "failed: ${failures[*]}"
