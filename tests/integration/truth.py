@@ -7,7 +7,7 @@ ALERTS is JSON Lines as `hearth-admin dump --type alert` prints them
 (fields model, priority "P1".."P4", subject_key, trigger_incident_id,
 event_time_ms, alert_id). The engine prefixes subject keys ("a:" for an
 address, "i:" for an incident, "d:" for a district, "g:<district>/" for a
-grid), and the truth holds the bare key, so a subject matches when the
+grid), and the truth contains the bare key, so a subject matches when the
 emitted key equals the truth's or ends with ":" or "/" and the truth's.
 
 Exit status 1 when an expected alert marked "must" has no emitted alert of

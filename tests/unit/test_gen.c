@@ -84,7 +84,7 @@ END_TEST
 
 START_TEST(gen_id_check_char)
 {
-        /* GB 11643-1999 example number 11010519491231002X. */
+        /* Check characters X and a digit, from ISO 7064 MOD 11-2. */
         ck_assert_int_eq(hearth_gen_id_check_char("11010519491231002"),
                          'X');
         ck_assert_int_eq(hearth_gen_id_check_char("33015119920418024"),
