@@ -44,7 +44,8 @@
 #define CN_HEADER \
         "警情编号,报警时间,派警时间,到达时间,报警电话,事发地址,标准地址编码," \
         "行政区划代码,派出所,网格,经度,纬度,警情类别,警情细类,简要案情," \
-        "处警结果,当事人身份证号,是否告诫,告诫时间,回访时间\n"
+        "处警结果,当事人身份证号,是否告诫,告诫时间,回访时间,保护令签发时间," \
+        "是否违反保护令\n"
 
 /* Everything one test opens; teardown closes what is set. */
 static struct {
@@ -920,9 +921,9 @@ START_TEST(cn_sample_every_record_maps)
                 events += res.n;
         }
         ck_assert_int_eq(st, HEARTH_SOURCE_EOF);
-        ck_assert_int_eq(records, 30);
-        ck_assert_int_eq(domestic, 15);
-        ck_assert_int_eq(events, 129);
+        ck_assert_int_eq(records, 33);
+        ck_assert_int_eq(domestic, 18);
+        ck_assert_int_eq(events, 145);
 }
 END_TEST
 
@@ -1343,7 +1344,7 @@ START_TEST(cn_no_raw_identifiers_in_payload)
                 }
                 free(parties);
         }
-        ck_assert_int_eq(records, 30);
+        ck_assert_int_eq(records, 33);
 }
 END_TEST
 
@@ -1360,7 +1361,7 @@ END_TEST
 #define CN_ROW(id, call, parties) \
         id "," call ",,,13800000201,示例市测试路1号,3301020099009901," \
         "330102,城东派出所,G330102-01,120.17,30.25,纠纷,家庭暴力," \
-        "女方称被推搡。,调解," parties ",否,,\n"
+        "女方称被推搡。,调解," parties ",否,,,,\n"
 
 START_TEST(cn_invalid_time_hides_value)
 {
@@ -1425,7 +1426,7 @@ START_TEST(cn_english_keywords_fold_case)
                      "JQ1,2024-03-01 12:00:00,,,13800000201,示例市测试路1号,"
                      "3301020099009901,330102,城东派出所,G330102-01,120.17,"
                      "30.25,纠纷,家庭暴力,\"Caller says he is DRUNK, "
-                     "threatened to Kill You\",调解,,否,,\n");
+                     "threatened to Kill You\",调解,,否,,,,\n");
         map_next();
         ck_assert_int_gt(res.n, 0);
         r = res.ev[0]->risk;

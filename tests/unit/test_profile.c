@@ -140,7 +140,7 @@ START_TEST(cn_110_events)
         hearth_profile_t *p = load_shipped("cn_110");
         const hearth_event_spec_t *e = p->events;
 
-        ck_assert_uint_eq(p->n_events, 6);
+        ck_assert_uint_eq(p->n_events, 8);
         ck_assert_int_eq(e[0].type, HEARTH__V1__EVENT_TYPE__CALL_RECEIVED);
         ck_assert(!e[0].optional);
         ck_assert_int_eq(e[1].type, HEARTH__V1__EVENT_TYPE__DISPATCHED);
@@ -153,6 +153,13 @@ START_TEST(cn_110_events)
         ck_assert_uint_eq(e[4].n_when_values, 1);
         ck_assert_str_eq(e[4].when_values[0], "是");
         ck_assert_int_eq(e[5].type, HEARTH__V1__EVENT_TYPE__FOLLOW_UP_VISIT);
+        ck_assert_int_eq(e[6].type,
+                         HEARTH__V1__EVENT_TYPE__PROTECTION_ORDER_ISSUED);
+        ck_assert(e[6].optional);
+        ck_assert_int_eq(e[7].type,
+                         HEARTH__V1__EVENT_TYPE__PROTECTION_ORDER_VIOLATED);
+        ck_assert_str_eq(e[7].when_column.name, "是否违反保护令");
+        ck_assert_str_eq(e[7].time.column.name, "报警时间");
         hearth_profile_free(p);
 }
 END_TEST
