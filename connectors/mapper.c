@@ -648,7 +648,7 @@ static int map_events(hearth_mapper_t *m, const hearth_row_t *row,
                 const hearth_event_spec_t *spec = &p->events[i];
                 int rc;
 
-                wanted[i] = event_wanted(m, row, spec, err);
+                wanted[i] = !spec->absent && event_wanted(m, row, spec, err);
                 if (err->reason)
                         return -1;
                 if (!wanted[i])

@@ -856,9 +856,20 @@ int hearth_profile_bind_header(hearth_profile_t *p, char **names,
         refs[nrefs++] = &p->narrative;
         refs[nrefs++] = &p->disposition;
         for (size_t i = 0; i < p->n_events && nrefs + 3 <= 64; i++) {
-                refs[nrefs++] = &p->events[i].time.column;
-                refs[nrefs++] = &p->events[i].time.time_column;
-                refs[nrefs++] = &p->events[i].when_column;
+                hearth_event_spec_t *ev = &p->events[i];
+
+                /* An optional event whose columns an export lacks (an
+                 * older layout) is left out instead of failing the file. */
+                ev->absent = ev->optional &&
+                             (bind_ref(&ev->time.column, names, lengths, n) ||
+                              bind_ref(&ev->time.time_column, names, lengths,
+                                       n) ||
+                              bind_ref(&ev->when_column, names, lengths, n));
+                if (ev->absent)
+                        continue;
+                refs[nrefs++] = &ev->time.column;
+                refs[nrefs++] = &ev->time.time_column;
+                refs[nrefs++] = &ev->when_column;
         }
         for (size_t i = 0; i < nrefs; i++) {
                 if (bind_ref(refs[i], names, lengths, n) != 0) {

@@ -57,6 +57,8 @@ typedef struct hearth_event_spec {
         char **when_values;     /* ...equals one of these, */
         size_t n_when_values;
         bool when_nonempty;     /* ...or is not empty */
+        bool absent;            /* optional, and a column of it is not in
+                                 * the input's header: never produced */
 } hearth_event_spec_t;
 
 /* Risk flags are bits, in the order of the RiskFlags message fields. */

@@ -683,6 +683,51 @@ START_TEST(bind_header_missing_column)
 }
 END_TEST
 
+/* An export without the columns of an optional event still binds, and
+ * the event is never produced; a required event's column stays required. */
+START_TEST(bind_header_optional_event_absent)
+{
+        hearth_profile_t *p = parse(
+                "{\"name\": \"t\", \"incident_id\": \"id\", "
+                "\"domestic\": true, \"events\": ["
+                "{\"type\": \"CALL_RECEIVED\", "
+                "\"time\": {\"column\": \"time\"}}, "
+                "{\"type\": \"DISPATCHED\", \"optional\": true, "
+                "\"time\": {\"column\": \"sent\"}}, "
+                "{\"type\": \"PROTECTION_ORDER_VIOLATED\", "
+                "\"optional\": true, \"time\": {\"column\": \"time\"}, "
+                "\"when\": {\"column\": \"breach\", "
+                "\"values\": [\"yes\"]}}]}");
+        char *names[] = {"id", "time"};
+        size_t lengths[] = {2, 4};
+
+        ck_assert_msg(p != NULL, "%s", err);
+        ck_assert_int_eq(hearth_profile_bind_header(p, names, lengths, 2, err,
+                                                    sizeof(err)),
+                         0);
+        ck_assert(!p->events[0].absent);
+        ck_assert_int_eq(p->events[0].time.column.index, 1);
+        ck_assert(p->events[1].absent);
+        ck_assert(p->events[2].absent);
+        hearth_profile_free(p);
+}
+END_TEST
+
+START_TEST(bind_header_required_event_missing)
+{
+        hearth_profile_t *p = parse(MINIMAL "}");
+        char *names[] = {"id", "sent"};
+        size_t lengths[] = {2, 4};
+
+        ck_assert_msg(p != NULL, "%s", err);
+        ck_assert_int_eq(hearth_profile_bind_header(p, names, lengths, 2, err,
+                                                    sizeof(err)),
+                         -1);
+        ck_assert_ptr_nonnull(strstr(err, "column \"time\""));
+        hearth_profile_free(p);
+}
+END_TEST
+
 /* A header name that only starts with the column name must not match. */
 START_TEST(bind_header_exact_names)
 {
@@ -785,6 +830,8 @@ Suite *hearth_test_profile_suite(void)
         tcase_add_test(tc, load_missing_file);
         tcase_add_test(tc, bind_header_sets_indexes);
         tcase_add_test(tc, bind_header_missing_column);
+        tcase_add_test(tc, bind_header_optional_event_absent);
+        tcase_add_test(tc, bind_header_required_event_missing);
         tcase_add_test(tc, bind_header_exact_names);
         tcase_add_test(tc, bind_header_keeps_columns_option);
         tcase_add_test(tc, free_accepts_null);
