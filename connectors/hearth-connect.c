@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,32 +21,18 @@
 
 #include "connectors/delimited.h"
 #include "connectors/ingest.h"
+#include "connectors/options.h"
 #include "connectors/sender.h"
 #include "engine/common/kafka.h"
 #include "engine/common/log.h"
 
 #define COMPONENT "connect"
-#define MAX_OVERRIDES 64
-
 typedef struct options {
-        const char *profile;
+        hearth_connector_options_t common;
         const char *input;
-        const char *key_file;
-        const char *key_id;
-        const char *brokers;
-        const char *topic;
-        const char *dlq_topic;
-        const char *kafka_config;
-        const char *summary_json;
         const char *output;
-        char *overrides[MAX_OVERRIDES];
-        size_t n_overrides;
-        int sort_by_time;
-        int dlq_raw;
         int dry_run;
         int no_kafka;
-        int progress;           /* -1: when stderr is a terminal */
-        int flush_timeout_ms;
 } options_t;
 
 typedef struct connector {
@@ -123,91 +108,30 @@ static void usage(FILE *out)
 
 static int parse_options(int argc, char **argv, options_t *o)
 {
-        enum { OPT_KEY_ID = 256, OPT_DLQ, OPT_KCONF, OPT_ORDER, OPT_RAW,
-               OPT_DRY, OPT_SUMMARY, OPT_PROGRESS, OPT_NO_PROGRESS,
-               OPT_FLUSH, OPT_LOG, OPT_NO_KAFKA };
+        enum { OPT_DRY = HEARTH_OPT_END, OPT_NO_KAFKA };
         static const struct option longopts[] = {
-                {"profile", required_argument, NULL, 'p'},
-                {"key-file", required_argument, NULL, 'k'},
-                {"key-id", required_argument, NULL, OPT_KEY_ID},
-                {"brokers", required_argument, NULL, 'b'},
-                {"topic", required_argument, NULL, 't'},
-                {"dlq-topic", required_argument, NULL, OPT_DLQ},
-                {"kafka-config", required_argument, NULL, OPT_KCONF},
-                {"order", required_argument, NULL, OPT_ORDER},
-                {"dlq-include-raw", no_argument, NULL, OPT_RAW},
+                HEARTH_CONNECTOR_LONGOPTS,
                 {"dry-run", no_argument, NULL, OPT_DRY},
                 {"output", required_argument, NULL, 'o'},
                 {"no-kafka", no_argument, NULL, OPT_NO_KAFKA},
-                {"summary-json", required_argument, NULL, OPT_SUMMARY},
-                {"progress", no_argument, NULL, OPT_PROGRESS},
-                {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
-                {"flush-timeout", required_argument, NULL, OPT_FLUSH},
-                {"log-level", required_argument, NULL, OPT_LOG},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0}};
-        hearth_log_level_t level;
-        int c;
+        int c, rc;
 
-        *o = (options_t){.key_id = "k1", .topic = "hearth.incidents",
-                         .dlq_topic = "hearth.incidents.dlq",
-                         .sort_by_time = 1, .progress = -1,
-                         .flush_timeout_ms = 60000, .input = "-"};
-        while ((c = getopt_long(argc, argv, "p:k:b:t:X:o:h", longopts, NULL)) !=
-               -1) {
+        *o = (options_t){.input = "-"};
+        hearth_connector_options_init(&o->common);
+        while ((c = getopt_long(argc, argv, HEARTH_CONNECTOR_SHORTOPTS "o:h",
+                                longopts, NULL)) != -1) {
+                rc = hearth_connector_option(&o->common, c, optarg,
+                                             "hearth-connect");
+                if (rc < 0)
+                        return -1;
+                if (rc > 0)
+                        continue;
                 switch (c) {
-                case 'p': o->profile = optarg; break;
-                case 'k': o->key_file = optarg; break;
-                case OPT_KEY_ID: o->key_id = optarg; break;
-                case 'b': o->brokers = optarg; break;
-                case 't': o->topic = optarg; break;
-                case OPT_DLQ: o->dlq_topic = optarg; break;
-                case OPT_KCONF: o->kafka_config = optarg; break;
-                case OPT_RAW: o->dlq_raw = 1; break;
                 case OPT_DRY: o->dry_run = 1; break;
                 case 'o': o->output = optarg; break;
                 case OPT_NO_KAFKA: o->no_kafka = 1; break;
-                case OPT_SUMMARY: o->summary_json = optarg; break;
-                case OPT_PROGRESS: o->progress = 1; break;
-                case OPT_NO_PROGRESS: o->progress = 0; break;
-                case 'X':
-                        if (o->n_overrides == MAX_OVERRIDES) {
-                                fprintf(stderr, "hearth-connect: at most %d "
-                                                "-X options\n", MAX_OVERRIDES);
-                                return -1;
-                        }
-                        o->overrides[o->n_overrides++] = optarg;
-                        break;
-                case OPT_ORDER:
-                        if (strcmp(optarg, "event-time") == 0)
-                                o->sort_by_time = 1;
-                        else if (strcmp(optarg, "file") == 0)
-                                o->sort_by_time = 0;
-                        else {
-                                fprintf(stderr, "hearth-connect: invalid "
-                                        "--order \"%s\": use event-time or "
-                                        "file\n", optarg);
-                                return -1;
-                        }
-                        break;
-                case OPT_FLUSH:
-                        o->flush_timeout_ms = atoi(optarg);
-                        if (o->flush_timeout_ms <= 0) {
-                                fprintf(stderr, "hearth-connect: invalid "
-                                        "--flush-timeout: use a positive "
-                                        "number of milliseconds\n");
-                                return -1;
-                        }
-                        break;
-                case OPT_LOG:
-                        if (hearth_log_parse_level(optarg, &level) != 0) {
-                                fprintf(stderr, "hearth-connect: invalid "
-                                        "--log-level \"%s\": use debug, info, "
-                                        "warn or error\n", optarg);
-                                return -1;
-                        }
-                        hearth_log_set_level(level);
-                        break;
                 case 'h': usage(stdout); exit(0);
                 default: usage(stderr); return -1;
                 }
@@ -218,7 +142,7 @@ static int parse_options(int argc, char **argv, options_t *o)
                 fprintf(stderr, "hearth-connect: one input at most\n");
                 return -1;
         }
-        if (!o->profile || !o->key_file) {
+        if (!o->common.profile || !o->common.key_file) {
                 fprintf(stderr, "hearth-connect: --profile and --key-file are "
                                 "required; see --help\n");
                 return -1;
@@ -267,7 +191,7 @@ static void show_progress(connector_t *c, int final)
         const hearth_ingest_stats_t *s = hearth_ingest_stats(c->ingest);
         double t = now_s();
 
-        if (!c->opt.progress || (!final && t - c->last_progress < 0.5))
+        if (!c->opt.common.progress || (!final && t - c->last_progress < 0.5))
                 return;
         c->last_progress = t;
         fprintf(stderr, "\rhearth-connect: %llu records read, %llu events "
@@ -284,7 +208,7 @@ static void on_event(void *opaque, hearth_mapped_event_t *e)
 {
         connector_t *c = opaque;
 
-        if (c->opt.sort_by_time)
+        if (c->opt.common.sort_by_time)
                 hearth_event_list_push(&c->pending, e);
         else
                 send_event(c, e);
@@ -365,14 +289,9 @@ static void print_summary(connector_t *c, double elapsed)
                 fprintf(stderr, "hearth-connect: %llu events written to %s\n",
                         (unsigned long long)c->written, c->opt.output);
         hearth_ingest_print_reasons(s, "hearth-connect");
-        if (c->opt.summary_json) {
-                json_t *doc = summary_json(c, elapsed);
-
-                if (json_dump_file(doc, c->opt.summary_json, JSON_INDENT(2)) != 0)
-                        hearth_error(COMPONENT, "cannot write %s",
-                                     c->opt.summary_json);
-                json_decref(doc);
-        }
+        if (c->opt.common.summary_json)
+                hearth_connector_write_summary(c->opt.common.summary_json,
+                                               summary_json(c, elapsed));
 }
 
 /* Closes the output file; returns -1 if an event was not written. */
@@ -393,18 +312,13 @@ static int finish_output(connector_t *c)
 
 static int setup(connector_t *c)
 {
-        hearth_ingest_conf_t in_conf = {
-                .profile_path = c->opt.profile, .key_file = c->opt.key_file,
-                .key_id = c->opt.key_id, .file_name = c->file_name,
-                .dlq_include_raw = c->opt.dlq_raw};
-        hearth_sender_conf_t out_conf = {
-                .brokers = c->opt.brokers, .kafka_config = c->opt.kafka_config,
-                .overrides = c->opt.overrides,
-                .n_overrides = c->opt.n_overrides,
-                .client_id = "hearth-connect", .topic = c->opt.topic,
-                .dlq_topic = c->opt.dlq_topic,
-                .flush_timeout_ms = c->opt.flush_timeout_ms};
+        hearth_ingest_conf_t in_conf;
+        hearth_sender_conf_t out_conf;
         char errstr[512];
+
+        hearth_connector_ingest_conf(&c->opt.common, c->file_name, &in_conf);
+        hearth_connector_sender_conf(&c->opt.common, "hearth-connect",
+                                     &out_conf);
 
         c->ingest = hearth_ingest_new(&in_conf, errstr, sizeof(errstr));
         if (!c->ingest)
@@ -459,25 +373,20 @@ static int run(connector_t *c, FILE *fp)
 int main(int argc, char **argv)
 {
         connector_t c = {0};
-        FILE *fp = stdin;
-        char *input_copy;
+        char *file_name;
+        FILE *fp;
         int rc = 1;
 
         if (parse_options(argc, argv, &c.opt) != 0)
                 return 2;
-        if (c.opt.progress < 0)
-                c.opt.progress = isatty(STDERR_FILENO);
-        input_copy = strdup(c.opt.input);
-        c.file_name = strcmp(c.opt.input, "-") == 0 ? "-"
-                                                     : basename(input_copy);
+        if (c.opt.common.progress < 0)
+                c.opt.common.progress = isatty(STDERR_FILENO);
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
-        if (strcmp(c.opt.input, "-") != 0 && !(fp = fopen(c.opt.input, "rb"))) {
-                hearth_error(COMPONENT, "cannot open input %s: %s",
-                             c.opt.input, strerror(errno));
-                free(input_copy);
+        fp = hearth_connector_open_input(c.opt.input, &file_name);
+        if (!fp)
                 return 1;
-        }
+        c.file_name = file_name;
         c.started = now_s();
         if (setup(&c) != 0) {
                 rc = 2;
@@ -490,6 +399,6 @@ out:
         teardown(&c);
         if (fp != stdin)
                 fclose(fp);
-        free(input_copy);
+        free(file_name);
         return rc;
 }
