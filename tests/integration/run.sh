@@ -335,6 +335,101 @@ test_reload_on_sighup() {
         grep -E "reload|stopped" "$log"
 }
 
+# test_replay_speed: hearth-replay paces a 300-call slice of the
+# Milwaukee log so that its event-time span takes about 4 s, and keeps
+# event-time order in every partition. A file that hearth-connect
+# --output wrote replays to the same number of events.
+test_replay_speed() {
+        local csv=$work/replay.csv topic=it.replay.incidents speed
+        local started ended expected
+        head -n 301 "$real/milwaukee_mpd_2018/data.csv" >"$csv"
+        # Record count and event-time span, from the oracle's parsing.
+        read -r expected speed < <(python3 - "$here" "$csv" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import oracle
+src = oracle.SOURCES["milwaukee"]
+times = [oracle.event_time_ms(src, row)
+         for _, row in oracle.read_rows(sys.argv[2])]
+span_s = (max(times) - min(times)) / 1000
+print(len(times), span_s / 4.0)
+PY
+)
+        echo "input: $expected records, speed $speed for a 4 s replay"
+        "$bin/hearth-admin" create-topics -b "$brokers" --partitions 8 \
+                --input "$topic" --dlq it.replay.dlq >/dev/null
+        started=$(date +%s.%N)
+        "$bin/hearth-replay" --no-progress -b "$brokers" \
+                -p connectors/profiles/milwaukee_mpd.json \
+                -k "$work/hmac.key" -t "$topic" --dlq-topic it.replay.dlq \
+                --speed "$speed" --summary-json "$work/replay.summary" "$csv"
+        ended=$(date +%s.%N)
+        dump --topic "$topic" --type raw >"$work/replay.raw"
+        python3 - "$work/replay.raw" "$expected" "$started" "$ended" \
+                "$work/replay.summary" <<'PY'
+import base64, json, sys
+
+def event_time_ms(payload):
+    """Field 3 (event_time_ms, varint) of a packed IncidentEvent."""
+    def varint(i):
+        value = shift = 0
+        while True:
+            b = payload[i]
+            value |= (b & 0x7f) << shift
+            i, shift = i + 1, shift + 7
+            if not b & 0x80:
+                return value, i
+    i = 0
+    while i < len(payload):
+        tag, i = varint(i)
+        field, wire = tag >> 3, tag & 7
+        if wire == 0:
+            value, i = varint(i)
+            if field == 3:
+                return value
+        elif wire == 1:
+            i += 8
+        elif wire == 2:
+            n, i = varint(i)
+            i += n
+        elif wire == 5:
+            i += 4
+        else:
+            raise ValueError("wire type %d" % wire)
+    return 0
+
+raw, expected = sys.argv[1], int(sys.argv[2])
+wall = float(sys.argv[4]) - float(sys.argv[3])
+summary = json.load(open(sys.argv[5]))
+last, backwards, count = {}, 0, 0
+for line in open(raw):
+    m = json.loads(line)
+    t = event_time_ms(base64.b64decode(m["value"]))
+    if t < last.get(m["partition"], 0):
+        backwards += 1
+    last[m["partition"]] = t
+    count += 1
+print("topic: %d events in %d partitions, %d out of event-time order"
+      % (count, len(last), backwards))
+print("wall time %.2f s for a 4 s schedule; sending took %.2f s"
+      % (wall, summary["send_s"]))
+ok = (count == expected and backwards == 0 and len(last) > 1
+      and 4.0 * 0.7 <= wall <= 4.0 * 1.3)
+sys.exit(0 if ok else 1)
+PY
+        # Round trip through a length-delimited file.
+        connect -p connectors/profiles/milwaukee_mpd.json --no-kafka \
+                --output "$work/replay.pb" "$csv"
+        "$bin/hearth-replay" --no-progress -b "$brokers" \
+                --protobuf "$work/replay.pb" -t it.replay.pb \
+                --summary-json "$work/replay-pb.summary"
+        local from_file
+        from_file=$("$bin/hearth-admin" count -b "$brokers" \
+                --topic it.replay.pb)
+        echo "round trip: $from_file events from the protobuf file"
+        test "$from_file" -eq "$expected"
+}
+
 # A live engine fires a dispatch timer of an idle partition by the wall
 # clock: one call gets no dispatch, and no event follows it, so only the
 # idle advance of the watermark can make the alert. A dispatched call on
@@ -405,7 +500,7 @@ PY
 # Every test, in order; "run.sh NAME..." runs only the named ones.
 all_tests=(connector_milwaukee connector_berkeley connector_orlando
         connector_bad_input connector_privacy engine_oracle replay_twice
-        kill_restart reload_on_sighup idle_watermark_live)
+        kill_restart reload_on_sighup idle_watermark_live replay_speed)
 
 main() {
         local name
