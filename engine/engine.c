@@ -688,12 +688,27 @@ static char *labels_key(hearth_engine_t *e, const pending_t *q)
 /*
  * Raises the alert's priority one level when another model alerted on the
  * same household or person less than the fusion window apart in event
- * time, listing every contributing reason, and records this alert's own
+ * time, or alerts on the same event, listing every contributing reason, and records this alert's own
  * reason for later ones. The hash maps a model name to "<event time>
  * <reason code>\t<reason text>" of its last alert on the subject.
  */
-static void fuse_and_publish(hearth_engine_t *e, const pending_t *q)
+/* Adds code and text as a contributing reason, unless the list is full. */
+static void add_reason(Hearth__V1__Reason **reasons,
+                       Hearth__V1__Reason *others, size_t *n, char *code,
+                       char *text)
 {
+        if (*n > MAX_FUSED)
+                return;
+        others[*n - 1] = (Hearth__V1__Reason)HEARTH__V1__REASON__INIT;
+        others[*n - 1].code = code;
+        others[*n - 1].text = text;
+        reasons[*n] = &others[*n - 1];
+        (*n)++;
+}
+
+static void fuse_and_publish(hearth_engine_t *e, size_t index)
+{
+        const pending_t *q = &e->pending[index];
         Hearth__V1__Reason own = HEARTH__V1__REASON__INIT;
         Hearth__V1__Reason others[MAX_FUSED];
         Hearth__V1__Reason *reasons[MAX_FUSED + 1] = {&own};
@@ -724,12 +739,22 @@ static void fuse_and_publish(hearth_engine_t *e, const pending_t *q)
                         text = strchr(code, '\t');
                         if (text)
                                 *text++ = '\0';
-                        others[n - 1] = (Hearth__V1__Reason)
-                                HEARTH__V1__REASON__INIT;
-                        others[n - 1].code = code;
-                        others[n - 1].text = text ? text : "";
-                        reasons[n] = &others[n - 1];
-                        n++;
+                        add_reason(reasons, others, &n, code,
+                                   text ? text : "");
+                }
+                /* Alerts of other models on the same event, still to come,
+                 * fuse with this one as much as earlier alerts do. */
+                for (size_t j = index + 1; j < e->n_pending; j++) {
+                        pending_t *o = &e->pending[j];
+
+                        if (!o->is_tag && o->partition == q->partition &&
+                            o->offset == q->offset &&
+                            o->event_time_ms == q->event_time_ms &&
+                            strcmp(o->c.model, q->c.model) != 0 &&
+                            strcmp(o->fusion_subject, q->fusion_subject) == 0)
+                                add_reason(reasons, others, &n,
+                                           o->c.reason_code,
+                                           o->c.reason_text);
                 }
                 if (n > 1 && priority > 1)
                         priority--;
@@ -813,7 +838,7 @@ static int resolve_pending(hearth_engine_t *e, char *errstr,
                 if (e->pending[i].is_tag)
                         apply_tag(e, &e->pending[i]);
                 else
-                        fuse_and_publish(e, &e->pending[i]);
+                        fuse_and_publish(e, i);
         }
         return 0;
 }

@@ -1022,6 +1022,22 @@ bool hearth_zset_contains(hearth_batch_t *b, const char *key,
                              strlen(member));
 }
 
+bool hearth_zset_score(hearth_batch_t *b, const char *key,
+                       const char *member, int64_t *score)
+{
+        const entry_t *e = loaded(b, key, ENTRY_ZSET);
+        size_t len = strlen(member);
+
+        for (size_t i = 0; i < e->n_pairs; i++) {
+                if (e->pairs[i].name_len == len &&
+                    memcmp(e->pairs[i].name, member, len) == 0) {
+                        *score = e->pairs[i].score;
+                        return true;
+                }
+        }
+        return false;
+}
+
 bool hearth_zset_add_nx(hearth_batch_t *b, const char *key,
                         const char *member, int64_t score, int64_t ttl_ms)
 {

@@ -110,6 +110,9 @@ int hearth_batch_load(hearth_batch_t *b, char *errstr, size_t errstr_size);
 /* Sorted set access; the key must have been declared and loaded. */
 bool hearth_zset_contains(hearth_batch_t *b, const char *key,
                           const char *member);
+/* Sets *score to member's score; false when member is absent. */
+bool hearth_zset_score(hearth_batch_t *b, const char *key,
+                       const char *member, int64_t *score);
 /* Adds member unless present (ZADD NX); returns true when added. */
 bool hearth_zset_add_nx(hearth_batch_t *b, const char *key,
                         const char *member, int64_t score, int64_t ttl_ms);

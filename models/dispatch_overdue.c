@@ -3,7 +3,8 @@
  *
  * Default: a CALL_RECEIVED with no DISPATCHED of the same incident within
  * 10 minutes raises P2 with code "dispatch_overdue" on the incident, when
- * the watermark passes the deadline. Only calls from the connector
+ * the watermark passes the deadline. A dispatch after the deadline does not
+ * cancel it, so the result does not depend on where batches end. Only calls from the connector
  * profiles listed in models.dispatch_overdue.profiles start a timer:
  * other sources (for example open-data call logs) never report dispatch.
  * A late call (older than the partition's watermark) starts no timer, as
@@ -125,7 +126,7 @@ static void do_apply(void *self, hearth_batch_t *b, const hearth_event_t *e,
         dispatch_overdue_t *m = self;
         const Hearth__V1__IncidentEvent *msg = e->msg;
         char timers[KEY_MAX], dispatched[KEY_MAX], member[MEMBER_MAX];
-        int64_t t = msg->event_time_ms;
+        int64_t t = msg->event_time_ms, due, sent;
 
         (void)emit;
         (void)emit_ctx;
@@ -133,14 +134,20 @@ static void do_apply(void *self, hearth_batch_t *b, const hearth_event_t *e,
                 return;
         keys(b, e->partition, timers, dispatched);
         if (msg->event_type == HEARTH__V1__EVENT_TYPE__DISPATCHED) {
-                hearth_zset_remove(b, timers, member);
+                /* A dispatch after the deadline leaves the timer to fire,
+                 * whether or not the batch reached the deadline yet. */
+                if (!hearth_zset_score(b, timers, member, &due) || t <= due)
+                        hearth_zset_remove(b, timers, member);
                 hearth_zset_add_nx(b, dispatched, msg->incident_id, t,
                                    m->keep_ms);
                 return;
         }
         if (msg->event_type != HEARTH__V1__EVENT_TYPE__CALL_RECEIVED ||
-            e->late ||
-            hearth_zset_contains(b, dispatched, msg->incident_id))
+            e->late)
+                return;
+        /* A dispatch that arrived first, within the deadline. */
+        if (hearth_zset_score(b, dispatched, msg->incident_id, &sent) &&
+            sent <= t + m->due_ms)
                 return;
         hearth_zset_add_nx(b, timers, member, t + m->due_ms,
                            m->keep_ms + m->due_ms);

@@ -180,18 +180,27 @@ MODEL_ORDER = ["repeat_calls", "special_circumstances", "hotspot"]
 
 def fuse(alerts, hours):
     """Raises each household alert one priority (never above 1) when another
-    model alerted on the same household less than the window apart, in the
-    order the engine sees them: event time, then model order."""
+    model alerted on the same household less than the window apart, or on
+    the same event, in the order the engine sees them: event time, then
+    model order."""
     window = hours * 3600 * 1000
     last = {}  # (household, model) -> event time of its last alert
     ordered = sorted(alerts, key=lambda a: (a["_t"],
                                             MODEL_ORDER.index(a["model"])))
-    for a in ordered:
+    for i, a in enumerate(ordered):
         home = a.get("_home")
         if window <= 0 or home is None:
             continue
-        if any(h == home and m != a["model"] and abs(a["_t"] - t) < window
-               for (h, m), t in last.items()):
+        earlier = any(h == home and m != a["model"]
+                      and abs(a["_t"] - t) < window
+                      for (h, m), t in last.items())
+        # Another model's alert on the same event counts too.
+        same_event = any(b.get("_home") == home and b["model"] != a["model"]
+                         and b["_t"] == a["_t"]
+                         and b["trigger_incident_id"]
+                         == a["trigger_incident_id"]
+                         for b in ordered[i + 1:])
+        if earlier or same_event:
             a["priority"] = max(1, a["priority"] - 1)
         last[(home, a["model"])] = a["_t"]
     return [{k: v for k, v in a.items() if not k.startswith("_")}
