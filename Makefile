@@ -40,7 +40,8 @@ BINS := $(patsubst %.c,$(BUILD)/bin/%,$(notdir $(MAIN_SRC)))
 
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SRC) tests/unit/runner.c \
-                                              tests/unit/redis_server.c)
+                                              tests/unit/redis_server.c \
+                                              tests/unit/model_harness.c)
 TEST_BIN := $(BUILD)/tests/unit-tests
 
 .PHONY: all deps test test-unit test-integration demo bench asan format docs \

@@ -925,23 +925,28 @@ static void repartition(hearth_engine_t *e, const hearth_event_t *ev)
         msg->route_key = saved;
 }
 
+/* Fires the timers of one partition due at its watermark. */
+static void tick_partition(hearth_engine_t *e, int32_t partition)
+{
+        emit_ctx_t ctx = {.e = e};
+        int64_t watermark = e->parts[partition].max_event_time -
+                            e->cfg->allowed_lateness_ms;
+
+        for (size_t k = 0; k < e->n_models; k++)
+                if (e->models[k].ops->tick)
+                        e->models[k].ops->tick(e->models[k].self, e->batch,
+                                               partition, watermark,
+                                               collect_candidate, &ctx);
+}
+
 /* Fires the timers of every partition of the batch at its watermark. */
 static void tick_partitions(hearth_engine_t *e)
 {
-        emit_ctx_t ctx = {.e = e};
-
         for (int i = 0; i < HEARTH_MAX_PARTITIONS; i++) {
                 partition_progress_t *p = &e->parts[i];
 
-                if (!p->present || p->max_event_time == INT64_MIN)
-                        continue;
-                for (size_t k = 0; k < e->n_models; k++)
-                        if (e->models[k].ops->tick)
-                                e->models[k].ops->tick(
-                                        e->models[k].self, e->batch, i,
-                                        p->max_event_time -
-                                                e->cfg->allowed_lateness_ms,
-                                        collect_candidate, &ctx);
+                if (p->present && p->max_event_time != INT64_MIN)
+                        tick_partition(e, i);
         }
 }
 
@@ -970,6 +975,7 @@ static void apply_events(hearth_engine_t *e, size_t n_events)
                 hearth_event_t *ev = &e->events[i];
                 partition_progress_t *p = &e->parts[ev->partition];
                 int64_t t = ev->msg->event_time_ms;
+                bool advanced;
 
                 if (ev->offset < p->stored_offset) {
                         e->stats.skipped++;
@@ -977,7 +983,8 @@ static void apply_events(hearth_engine_t *e, size_t n_events)
                 }
                 ev->late = p->max_event_time != INT64_MIN &&
                            t < p->max_event_time - e->cfg->allowed_lateness_ms;
-                if (t > p->max_event_time)
+                advanced = t > p->max_event_time;
+                if (advanced)
                         p->max_event_time = t;
                 e->stats.events++;
                 e->stats.late += ev->late;
@@ -987,6 +994,13 @@ static void apply_events(hearth_engine_t *e, size_t n_events)
                                                 ev, collect_candidate, &ctx);
                 if (copy && ev->msg->n_parties)
                         repartition(e, ev);
+                /*
+                 * Timers fire as soon as the watermark passes them, so a
+                 * later event of the same batch cannot cancel them, and
+                 * the outcome does not depend on the batch sizes.
+                 */
+                if (advanced)
+                        tick_partition(e, ev->partition);
         }
 }
 

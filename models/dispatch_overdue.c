@@ -170,7 +170,7 @@ static void fire(void *ctx, const char *member, int64_t due)
         hearth_timer_fields(copy, fields, 4);
         c.priority = f->m->priority;
         c.subject_kind = HEARTH__V1__SUBJECT_KIND__INCIDENT;
-        snprintf(c.subject_key, sizeof(c.subject_key), "%s", fields[0]);
+        snprintf(c.subject_key, sizeof(c.subject_key), "i:%s", fields[0]);
         c.window_start_ms = due - f->m->due_ms;
         snprintf(c.reason_code, sizeof(c.reason_code), "dispatch_overdue");
         snprintf(c.reason_text, sizeof(c.reason_text),

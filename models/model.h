@@ -27,10 +27,11 @@
  * batch in one partition's hash slot.
  *
  * Timers. A model that waits for something to happen keeps a sorted set of
- * due times per partition. After the events of a batch, the engine calls
- * tick() for each partition of the batch with its watermark (largest event
- * time minus the allowed lateness), and the model fires what is due. So a
- * replay fires the same timers as the live run, whatever the batch sizes.
+ * due times per partition. After each event that moves its partition's
+ * watermark (largest event time minus the allowed lateness), and again
+ * after the events of a batch, the engine calls tick() for the partition
+ * with its watermark, and the model fires what is due. So a replay fires
+ * the same timers as the live run, whatever the batch sizes.
  */
 #ifndef HEARTH_MODEL_H
 #define HEARTH_MODEL_H
@@ -96,7 +97,8 @@ typedef struct hearth_model_ops {
         /* Optional: declares the timer keys of a partition in the batch. */
         void (*plan_tick)(void *self, hearth_batch_t *b, int32_t partition);
         /* Optional: fires the partition's timers due at or before
-         * watermark, after the batch's events. */
+         * watermark, after each event that moves it and after the
+         * batch's events. */
         void (*tick)(void *self, hearth_batch_t *b, int32_t partition,
                      int64_t watermark, hearth_emit_fn emit, void *emit_ctx);
         void (*destroy)(void *self);

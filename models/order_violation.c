@@ -158,7 +158,8 @@ static void ov_apply(void *self, hearth_batch_t *b, const hearth_event_t *e,
         if (e->late || hearth_model_suppressed(b, key, m->priority,
                                                m->suppress_ms, t))
                 return;
-        ttl = get_time(b, key, "until") - t;
+        /* A violation reported with no known order has no "until". */
+        ttl = oi ? get_time(b, key, "until") - t : 0;
         ttl = (ttl > m->suppress_ms ? ttl : m->suppress_ms) + m->lateness_ms;
         hearth_model_mark_alerted(b, key, m->priority, t, ttl);
         ids[0] = msg->incident_id;

@@ -11,27 +11,14 @@
  * for that message. Regional topics are disabled, so each alert appears
  * once, on its priority topic.
  */
-#include "engine/engine.h"
-
 #include <check.h>
-#include <errno.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "engine/common/log.h"
-#include "tests/unit/redis_server.h"
-#include "hearth/v1/alert.pb-c.h"
-#include "hearth/v1/incident.pb-c.h"
+#include "tests/unit/model_harness.h"
 
 #define MINUTE_MS INT64_C(60000)
 #define HOUR_MS (60 * MINUTE_MS)
@@ -48,18 +35,8 @@
 
 #define MAX_ALERTS 16
 
-static void server_start(void)
-{
-        hearth_test_redis_start("models");
-}
-
-/* ---- per-test engine ---- */
-
+/* The options TCase works on its own configuration, without Redis. */
 static hearth_config_t cfg;
-static hearth_state_t *state;
-static hearth_engine_t *engine;
-static hearth_out_list_t out;
-static int64_t next_offset;
 static char err[512];
 
 /* Alerts of the model under test from the last send_event(). */
@@ -67,82 +44,18 @@ static Hearth__V1__Alert *alerts[MAX_ALERTS];
 static char alert_topics[MAX_ALERTS][64];
 static size_t n_alerts;
 
-static void set_option(const char *assignment)
-{
-        ck_assert_msg(hearth_config_set(&cfg, assignment, err,
-                                        sizeof(err)) == 0,
-                      "%s: %s", assignment, err);
-}
-
-/* Runs one Redis command and returns its reply as text (static buffer). */
-static const char *redis(int argc, const char **argv)
-{
-        static char reply[256];
-
-        ck_assert_msg(hearth_state_command(state, argc, argv, NULL, reply,
-                                           sizeof(reply), err,
-                                           sizeof(err)) == 0,
-                      "Redis %s: %s", argv[0], err);
-        return reply;
-}
 
 static void setup(void)
 {
-        char option[160];
-        const char *flushall[] = {"FLUSHALL"};
-
-        ck_assert_msg(hearth_test_redis_running(),
-                      "redis-server is not running");
-        hearth_log_set_level(HEARTH_LOG_WARN);
-        hearth_config_defaults(&cfg);
-        snprintf(option, sizeof(option), "redis.unix_socket=%s",
-                 hearth_test_redis_socket());
-        set_option(option);
-        set_option("topics.region_template=");
         /* Each test here checks one model's own priorities. */
-        set_option("engine.fusion_window_hours=0");
-        state = hearth_state_connect(&cfg, err, sizeof(err));
-        ck_assert_msg(state != NULL, "%s", err);
-        redis(1, flushall);
-        engine = NULL;
-        next_offset = 0;
+        harness_set_option("engine.fusion_window_hours=0");
         n_alerts = 0;
 }
 
 static void free_alerts(void)
 {
-        for (size_t i = 0; i < n_alerts; i++)
-                hearth__v1__alert__free_unpacked(alerts[i], NULL);
+        harness_free_alerts(alerts, n_alerts);
         n_alerts = 0;
-}
-
-static void teardown(void)
-{
-        free_alerts();
-        hearth_engine_free(engine);
-        engine = NULL;
-        hearth_out_list_clear(&out);
-        free(out.msgs);
-        out.msgs = NULL;
-        out.cap = 0;
-        hearth_state_free(state);
-        state = NULL;
-        hearth_config_free(&cfg);
-}
-
-static void start_engine(void)
-{
-        if (!engine)
-                engine = hearth_engine_new(&cfg, state, err, sizeof(err));
-        ck_assert_msg(engine != NULL, "%s", err);
-}
-
-/* Replaces the engine, so that changed options take effect. */
-static void restart_engine(void)
-{
-        hearth_engine_free(engine);
-        engine = NULL;
-        start_engine();
 }
 
 /* ---- events ---- */
@@ -157,110 +70,25 @@ typedef struct event_spec {
         Hearth__V1__EventType type;     /* default CALL_RECEIVED */
 } event_spec_t;
 
-static void set_flag(Hearth__V1__RiskFlags *risk, const char *name)
-{
-        static const struct {
-                const char *name;
-                size_t offset;
-        } fields[] = {
-                {"weapon", offsetof(Hearth__V1__RiskFlags, weapon)},
-                {"firearm", offsetof(Hearth__V1__RiskFlags, firearm)},
-                {"strangulation",
-                 offsetof(Hearth__V1__RiskFlags, strangulation)},
-                {"threat_to_kill",
-                 offsetof(Hearth__V1__RiskFlags, threat_to_kill)},
-                {"injury", offsetof(Hearth__V1__RiskFlags, injury)},
-                {"children_present",
-                 offsetof(Hearth__V1__RiskFlags, children_present)},
-                {"suicide_threat",
-                 offsetof(Hearth__V1__RiskFlags, suicide_threat)},
-                {"victim_fears_death",
-                 offsetof(Hearth__V1__RiskFlags, victim_fears_death)},
-                {"intoxication",
-                 offsetof(Hearth__V1__RiskFlags, intoxication)},
-                {"pregnancy", offsetof(Hearth__V1__RiskFlags, pregnancy)},
-                {"separation", offsetof(Hearth__V1__RiskFlags, separation)},
-                {"stalking", offsetof(Hearth__V1__RiskFlags, stalking)},
-                {"escalation", offsetof(Hearth__V1__RiskFlags, escalation)},
-        };
-
-        for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-                if (strcmp(fields[i].name, name) == 0) {
-                        *(protobuf_c_boolean *)((char *)risk +
-                                                fields[i].offset) = 1;
-                        return;
-                }
-        }
-        ck_abort_msg("test bug: no risk flag %s", name);
-}
-
-static void set_flags(Hearth__V1__RiskFlags *risk, const char *list)
-{
-        char copy[256], *save = NULL;
-
-        snprintf(copy, sizeof(copy), "%s", list);
-        for (char *name = strtok_r(copy, ",", &save); name;
-             name = strtok_r(NULL, ",", &save))
-                set_flag(risk, name);
-}
-
-static void collect_alerts(const char *model)
-{
-        free_alerts();
-        for (size_t i = 0; i < out.n; i++) {
-                Hearth__V1__Alert *a;
-
-                if (strncmp(out.msgs[i].topic, "hearth.alerts.p", 15) != 0)
-                        continue;
-                a = hearth__v1__alert__unpack(NULL, out.msgs[i].len,
-                                              out.msgs[i].payload);
-                ck_assert_msg(a != NULL, "undecodable alert on %s",
-                              out.msgs[i].topic);
-                if (strcmp(a->model, model) != 0 || n_alerts == MAX_ALERTS) {
-                        hearth__v1__alert__free_unpacked(a, NULL);
-                        continue;
-                }
-                snprintf(alert_topics[n_alerts], sizeof(alert_topics[0]),
-                         "%s", out.msgs[i].topic);
-                alerts[n_alerts++] = a;
-        }
-}
-
 /*
  * Processes one event as the next offset of partition 0 and returns how
  * many alerts the given model raised for it (in alerts[]).
  */
 static size_t send_event(const char *model, event_spec_t spec)
 {
-        Hearth__V1__IncidentEvent ev = HEARTH__V1__INCIDENT_EVENT__INIT;
-        Hearth__V1__RiskFlags risk = HEARTH__V1__RISK_FLAGS__INIT;
-        hearth_input_msg_t msg = {.partition = 0, .offset = next_offset++};
-        unsigned char buf[1024];
-        int rc;
-
-        start_engine();
-        ev.incident_id = (char *)spec.id;
-        ev.event_type = spec.type ? spec.type
-                                  : HEARTH__V1__EVENT_TYPE__CALL_RECEIVED;
-        ev.event_time_ms = spec.time_ms;
-        ev.province_code = "990000";
-        ev.district_code = "990101";
-        ev.address_key = (char *)(spec.address ? spec.address : HOUSE);
-        ev.is_domestic = !spec.not_domestic;
-        ev.disposition = spec.disposition;
-        if (spec.flags) {
-                set_flags(&risk, spec.flags);
-                ev.risk = &risk;
-        }
-        ck_assert_uint_le(hearth__v1__incident_event__get_packed_size(&ev),
-                          sizeof(buf));
-        msg.len = hearth__v1__incident_event__pack(&ev, buf);
-        msg.payload = buf;
-        hearth_out_list_clear(&out);
-        rc = hearth_engine_process(engine, &msg, 1, &out, err, sizeof(err));
-        ck_assert_msg(rc == 0, "hearth_engine_process returned %d: %s", rc,
-                      err);
-        collect_alerts(model);
+        harness_queue((harness_event_t){
+                .id = spec.id,
+                .time_ms = spec.time_ms,
+                .type = spec.type,
+                .flags = spec.flags,
+                .disposition = spec.disposition,
+                .address = spec.address ? spec.address : HOUSE,
+                .not_domestic = spec.not_domestic,
+        });
+        harness_process();
+        free_alerts();
+        n_alerts = harness_collect_alerts(model, alerts, alert_topics,
+                                          MAX_ALERTS);
         return n_alerts;
 }
 
@@ -275,25 +103,6 @@ static size_t send_event(const char *model, event_spec_t spec)
 #define DISPOSED HEARTH__V1__EVENT_TYPE__DISPOSED
 #define WARNING_ISSUED HEARTH__V1__EVENT_TYPE__WARNING_ISSUED
 #define FOLLOW_UP HEARTH__V1__EVENT_TYPE__FOLLOW_UP_VISIT
-
-/*
- * Creates an engine and returns EXIT_FAILURE with its error message in msg
- * when that fails, 0 when the engine was created.
- */
-static int create_engine_status(char *msg, size_t size)
-{
-        hearth_engine_t *e = hearth_engine_new(&cfg, state, msg, size);
-
-        if (!e)
-                return EXIT_FAILURE;
-        hearth_engine_free(e);
-        msg[0] = '\0';
-        return 0;
-}
-
-#define ck_assert_has(text, part) \
-        ck_assert_msg(strstr((text), (part)) != NULL, \
-                      "\"%s\" lacks \"%s\"", (text), (part))
 
 /* ---- special circumstances ---- */
 
@@ -407,7 +216,7 @@ START_TEST(sc_non_domestic_nothing)
         ck_assert_uint_eq(SEND_SC(.id = "N-1", .time_ms = T0,
                                   .flags = "weapon,firearm",
                                   .not_domestic = true), 0);
-        ck_assert_str_eq(redis(2, exists), "0");
+        ck_assert_str_eq(harness_redis(2, exists), "0");
 }
 END_TEST
 
@@ -416,7 +225,7 @@ START_TEST(sc_no_flags_nothing)
         const char *exists[] = {"EXISTS", "hearth:{p0}:sc:E-1"};
 
         ck_assert_uint_eq(SEND_SC(.id = "E-1", .time_ms = T0), 0);
-        ck_assert_str_eq(redis(2, exists), "0");
+        ck_assert_str_eq(harness_redis(2, exists), "0");
 }
 END_TEST
 
@@ -474,8 +283,8 @@ START_TEST(sc_p1_suppresses_later_p2_rule)
                                   .flags = "weapon"), 1);
         ck_assert_int_eq(alerts[0]->priority, 1);
         /* Without the lethal rule, the incident now only meets P2. */
-        set_option("models.special_circumstances.lethal_flags=");
-        restart_engine();
+        harness_set_option("models.special_circumstances.lethal_flags=");
+        harness_restart_engine();
         ck_assert_uint_eq(SEND_SC(.id = "S-1", .time_ms = T0 + HOUR_MS,
                                   .flags = "injury,children_present,"
                                            "separation,stalking"), 0);
@@ -554,19 +363,19 @@ START_TEST(sc_state_key_and_ttl)
 
         ck_assert_uint_eq(SEND_SC(.id = "K-1", .time_ms = T0,
                                   .flags = "weapon"), 1);
-        left = atoll(redis(2, pttl));
+        left = atoll(harness_redis(2, pttl));
         ck_assert_int_le(left, ttl);
         ck_assert_int_gt(left, ttl - 60000);
         snprintf(when, sizeof(when), "%lld", (long long)T0);
-        ck_assert_str_eq(redis(3, hget), when);
+        ck_assert_str_eq(harness_redis(3, hget), when);
 }
 END_TEST
 
 START_TEST(sc_config_threshold_and_priorities)
 {
-        set_option("models.special_circumstances.combined_threshold=3");
-        set_option("models.special_circumstances.combined_priority=3");
-        set_option("models.special_circumstances.lethal_priority=2");
+        harness_set_option("models.special_circumstances.combined_threshold=3");
+        harness_set_option("models.special_circumstances.combined_priority=3");
+        harness_set_option("models.special_circumstances.lethal_priority=2");
         ck_assert_uint_eq(SEND_SC(.id = "K-3", .time_ms = T0,
                                   .flags = "injury,pregnancy,escalation"), 1);
         ck_assert_str_eq(alert_topics[0], "hearth.alerts.p3");
@@ -582,10 +391,11 @@ END_TEST
 
 START_TEST(sc_config_flag_lists)
 {
-        set_option("models.special_circumstances.lethal_flags= firearm ");
-        set_option("models.special_circumstances.combined_flags="
-                   "weapon, injury");
-        set_option("models.special_circumstances.combined_threshold=2");
+        harness_set_option(
+                "models.special_circumstances.lethal_flags= firearm ");
+        harness_set_option("models.special_circumstances.combined_flags="
+                           "weapon, injury");
+        harness_set_option("models.special_circumstances.combined_threshold=2");
         ck_assert_uint_eq(SEND_SC(.id = "F-1", .time_ms = T0,
                                   .flags = "weapon"), 0);
         ck_assert_uint_eq(SEND_SC(.id = "F-2", .time_ms = T0,
@@ -604,7 +414,7 @@ END_TEST
 
 START_TEST(sc_empty_lethal_list_disables_rule)
 {
-        set_option("models.special_circumstances.lethal_flags=");
+        harness_set_option("models.special_circumstances.lethal_flags=");
         ck_assert_uint_eq(SEND_SC(.id = "X-1", .time_ms = T0,
                                   .flags = "weapon,firearm"), 0);
         ck_assert_uint_eq(SEND_SC(.id = "X-2", .time_ms = T0,
@@ -615,7 +425,7 @@ END_TEST
 
 START_TEST(sc_disabled_nothing)
 {
-        set_option("models.special_circumstances.enabled=false");
+        harness_set_option("models.special_circumstances.enabled=false");
         ck_assert_uint_eq(SEND_SC(.id = "Z-1", .time_ms = T0,
                                   .flags = "weapon"), 0);
 }
@@ -625,8 +435,10 @@ START_TEST(sc_unknown_flag_stops_engine)
 {
         char msg[2048];
 
-        set_option("models.special_circumstances.lethal_flags=weapon,knife");
-        ck_assert_int_eq(create_engine_status(msg, sizeof(msg)), EXIT_FAILURE);
+        harness_set_option(
+                "models.special_circumstances.lethal_flags=weapon,knife");
+        ck_assert_int_eq(harness_engine_status(msg, sizeof(msg)),
+                         EXIT_FAILURE);
         ck_assert_has(msg, "option models.special_circumstances.lethal_flags");
         ck_assert_has(msg, "unknown risk flag \"knife\"");
         ck_assert_has(msg, "threat_to_kill");
@@ -637,9 +449,10 @@ START_TEST(sc_unknown_combined_flag_stops_engine)
 {
         char msg[2048];
 
-        set_option("models.special_circumstances.combined_flags=injury,"
-                   "Stalking");
-        ck_assert_int_eq(create_engine_status(msg, sizeof(msg)), EXIT_FAILURE);
+        harness_set_option("models.special_circumstances.combined_flags=injury,"
+                           "Stalking");
+        ck_assert_int_eq(harness_engine_status(msg, sizeof(msg)),
+                         EXIT_FAILURE);
         ck_assert_has(msg, "option models.special_circumstances.combined_"
                            "flags");
         ck_assert_has(msg, "\"Stalking\"");
@@ -650,9 +463,10 @@ START_TEST(sc_empty_flag_name_stops_engine)
 {
         char msg[2048];
 
-        set_option("models.special_circumstances.lethal_flags=weapon,,"
-                   "firearm");
-        ck_assert_int_eq(create_engine_status(msg, sizeof(msg)), EXIT_FAILURE);
+        harness_set_option("models.special_circumstances.lethal_flags=weapon,,"
+                           "firearm");
+        ck_assert_int_eq(harness_engine_status(msg, sizeof(msg)),
+                         EXIT_FAILURE);
         ck_assert_has(msg, "models.special_circumstances.lethal_flags: "
                            "empty flag name");
 }
@@ -662,9 +476,10 @@ START_TEST(sc_shared_flag_stops_engine)
 {
         char msg[2048];
 
-        set_option("models.special_circumstances.combined_flags=injury,"
-                   "weapon,stalking,separation");
-        ck_assert_int_eq(create_engine_status(msg, sizeof(msg)), EXIT_FAILURE);
+        harness_set_option("models.special_circumstances.combined_flags=injury,"
+                           "weapon,stalking,separation");
+        ck_assert_int_eq(harness_engine_status(msg, sizeof(msg)),
+                         EXIT_FAILURE);
         ck_assert_has(msg, "must not share a flag");
 }
 END_TEST
@@ -673,10 +488,11 @@ START_TEST(sc_threshold_above_list_stops_engine)
 {
         char msg[2048];
 
-        set_option("models.special_circumstances.combined_flags=injury,"
-                   "stalking");
-        set_option("models.special_circumstances.combined_threshold=3");
-        ck_assert_int_eq(create_engine_status(msg, sizeof(msg)), EXIT_FAILURE);
+        harness_set_option("models.special_circumstances.combined_flags=injury,"
+                           "stalking");
+        harness_set_option("models.special_circumstances.combined_threshold=3");
+        ck_assert_int_eq(harness_engine_status(msg, sizeof(msg)),
+                         EXIT_FAILURE);
         ck_assert_has(msg, "combined_threshold: 3 exceeds the 2 combined "
                            "flags");
 }
@@ -686,7 +502,7 @@ START_TEST(sc_valid_config_starts_engine)
 {
         char msg[2048];
 
-        ck_assert_int_eq(create_engine_status(msg, sizeof(msg)), 0);
+        ck_assert_int_eq(harness_engine_status(msg, sizeof(msg)), 0);
         ck_assert_str_eq(msg, "");
 }
 END_TEST
@@ -741,7 +557,7 @@ END_TEST
 
 START_TEST(rd_one_below_threshold_nothing)
 {
-        set_option("models.repeat_dispositions.threshold=3");
+        harness_set_option("models.repeat_dispositions.threshold=3");
         ck_assert_uint_eq(SEND_RD(.id = "A", .time_ms = T0,
                                   .disposition = MEDIATED), 0);
         ck_assert_uint_eq(SEND_RD(.id = "B", .time_ms = T0 + DAY_MS,
@@ -783,7 +599,7 @@ START_TEST(rd_old_members_trimmed)
         ck_assert_uint_eq(SEND_RD(.id = "B",
                                   .time_ms = T0 + 90 * DAY_MS + LATENESS_MS,
                                   .disposition = MEDIATED), 0);
-        ck_assert_str_eq(redis(2, zcard), "1");
+        ck_assert_str_eq(harness_redis(2, zcard), "1");
 }
 END_TEST
 
@@ -798,7 +614,7 @@ START_TEST(rd_other_dispositions_ignored)
                                           HEARTH__V1__DISPOSITION__ADVISED),
                           0);
         ck_assert_uint_eq(SEND_RD(.id = "C", .time_ms = T0 + 2 * DAY_MS), 0);
-        ck_assert_str_eq(redis(2, exists), "0");
+        ck_assert_str_eq(harness_redis(2, exists), "0");
         ck_assert_uint_eq(SEND_RD(.id = "D", .time_ms = T0 + 3 * DAY_MS,
                                   .disposition = MEDIATED), 0);
 }
@@ -836,7 +652,7 @@ START_TEST(rd_incident_counted_once)
                                   .disposition = WARNED,
                                   .type = WARNING_ISSUED),
                           0);
-        ck_assert_str_eq(redis(2, zcard), "1");
+        ck_assert_str_eq(harness_redis(2, zcard), "1");
         ck_assert_uint_eq(SEND_RD(.id = "B", .time_ms = T0 + DAY_MS,
                                   .disposition = WARNED), 1);
         ck_assert_uint_eq(alerts[0]->count, 2);
@@ -855,7 +671,7 @@ START_TEST(rd_first_qualifying_event_time)
                                   .type = DISPOSED),
                           0);
         snprintf(want, sizeof(want), "%lld", (long long)disposed);
-        ck_assert_str_eq(redis(3, zscore), want);
+        ck_assert_str_eq(harness_redis(3, zscore), want);
         /* A counts from its disposition, 85 days before B. */
         ck_assert_uint_eq(SEND_RD(.id = "B", .time_ms = T0 + 95 * DAY_MS,
                                   .disposition = WARNED), 1);
@@ -902,14 +718,14 @@ END_TEST
 
 START_TEST(rd_more_urgent_alert_suppresses)
 {
-        set_option("models.repeat_dispositions.priority=2");
+        harness_set_option("models.repeat_dispositions.priority=2");
         ck_assert_uint_eq(SEND_RD(.id = "A", .time_ms = T0,
                                   .disposition = MEDIATED), 0);
         ck_assert_uint_eq(SEND_RD(.id = "B", .time_ms = T0 + DAY_MS,
                                   .disposition = MEDIATED), 1);
         ck_assert_int_eq(alerts[0]->priority, 2);
-        set_option("models.repeat_dispositions.priority=3");
-        restart_engine();
+        harness_set_option("models.repeat_dispositions.priority=3");
+        harness_restart_engine();
         ck_assert_uint_eq(SEND_RD(.id = "C", .time_ms = T0 + 2 * DAY_MS,
                                   .disposition = MEDIATED), 0);
 }
@@ -922,8 +738,8 @@ START_TEST(rd_less_urgent_alert_does_not_suppress)
         ck_assert_uint_eq(SEND_RD(.id = "B", .time_ms = T0 + DAY_MS,
                                   .disposition = MEDIATED), 1);
         ck_assert_int_eq(alerts[0]->priority, 3);
-        set_option("models.repeat_dispositions.priority=2");
-        restart_engine();
+        harness_set_option("models.repeat_dispositions.priority=2");
+        harness_restart_engine();
         ck_assert_uint_eq(SEND_RD(.id = "C", .time_ms = T0 + 2 * DAY_MS,
                                   .disposition = MEDIATED), 1);
         ck_assert_int_eq(alerts[0]->priority, 2);
@@ -944,22 +760,22 @@ START_TEST(rd_state_keys_and_ttl)
                                   .disposition = MEDIATED), 0);
         ck_assert_uint_eq(SEND_RD(.id = "B", .time_ms = T0 + DAY_MS,
                                   .disposition = MEDIATED), 1);
-        left = atoll(redis(2, pttl_z));
+        left = atoll(harness_redis(2, pttl_z));
         ck_assert_int_le(left, ttl);
         ck_assert_int_gt(left, ttl - 60000);
-        left = atoll(redis(2, pttl_s));
+        left = atoll(harness_redis(2, pttl_s));
         ck_assert_int_le(left, ttl);
         ck_assert_int_gt(left, ttl - 60000);
         snprintf(when, sizeof(when), "%lld", (long long)(T0 + DAY_MS));
-        ck_assert_str_eq(redis(3, hget), when);
+        ck_assert_str_eq(harness_redis(3, hget), when);
 }
 END_TEST
 
 START_TEST(rd_config_window_and_list)
 {
-        set_option("models.repeat_dispositions.window_days=7");
-        set_option("models.repeat_dispositions.dispositions=DETAINED, "
-                   "REFERRED");
+        harness_set_option("models.repeat_dispositions.window_days=7");
+        harness_set_option("models.repeat_dispositions.dispositions=DETAINED, "
+                           "REFERRED");
         ck_assert_uint_eq(SEND_RD(.id = "A", .time_ms = T0,
                                   .disposition = DETAINED), 0);
         ck_assert_uint_eq(SEND_RD(.id = "B", .time_ms = T0 + DAY_MS,
@@ -977,7 +793,7 @@ END_TEST
 
 START_TEST(rd_disabled_nothing)
 {
-        set_option("models.repeat_dispositions.enabled=false");
+        harness_set_option("models.repeat_dispositions.enabled=false");
         ck_assert_uint_eq(SEND_RD(.id = "A", .time_ms = T0,
                                   .disposition = MEDIATED), 0);
         ck_assert_uint_eq(SEND_RD(.id = "B", .time_ms = T0 + DAY_MS,
@@ -989,9 +805,10 @@ START_TEST(rd_unknown_disposition_stops_engine)
 {
         char msg[2048];
 
-        set_option("models.repeat_dispositions.dispositions=MEDIATED,"
-                   "SCOLDED");
-        ck_assert_int_eq(create_engine_status(msg, sizeof(msg)), EXIT_FAILURE);
+        harness_set_option("models.repeat_dispositions.dispositions=MEDIATED,"
+                           "SCOLDED");
+        ck_assert_int_eq(harness_engine_status(msg, sizeof(msg)),
+                         EXIT_FAILURE);
         ck_assert_has(msg, "option models.repeat_dispositions.dispositions");
         ck_assert_has(msg, "unknown disposition \"SCOLDED\"");
         ck_assert_has(msg, "CASE_FILED");
@@ -1002,9 +819,10 @@ START_TEST(rd_unspecified_disposition_stops_engine)
 {
         char msg[2048];
 
-        set_option("models.repeat_dispositions.dispositions="
-                   "DISPOSITION_UNSPECIFIED");
-        ck_assert_int_eq(create_engine_status(msg, sizeof(msg)), EXIT_FAILURE);
+        harness_set_option("models.repeat_dispositions.dispositions="
+                           "DISPOSITION_UNSPECIFIED");
+        ck_assert_int_eq(harness_engine_status(msg, sizeof(msg)),
+                         EXIT_FAILURE);
         ck_assert_has(msg, "unknown disposition \"DISPOSITION_UNSPECIFIED\"");
 }
 END_TEST
@@ -1013,8 +831,9 @@ START_TEST(rd_empty_list_stops_engine)
 {
         char msg[2048];
 
-        set_option("models.repeat_dispositions.dispositions=");
-        ck_assert_int_eq(create_engine_status(msg, sizeof(msg)), EXIT_FAILURE);
+        harness_set_option("models.repeat_dispositions.dispositions=");
+        ck_assert_int_eq(harness_engine_status(msg, sizeof(msg)),
+                         EXIT_FAILURE);
         ck_assert_has(msg, "models.repeat_dispositions.dispositions is "
                            "empty");
 }
@@ -1071,12 +890,9 @@ static void teardown_options(void)
 
 static TCase *server_tcase(const char *name)
 {
-        TCase *tc = tcase_create(name);
+        TCase *tc = harness_tcase(name);
 
-        tcase_add_unchecked_fixture(tc, server_start,
-                                    hearth_test_redis_stop);
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_set_timeout(tc, 30);
+        tcase_add_checked_fixture(tc, setup, free_alerts);
         return tc;
 }
 
