@@ -241,8 +241,10 @@ static void fu_tick(void *self, hearth_batch_t *b, int32_t partition,
         fire_ctx_t f = {m, partition, emit, emit_ctx};
 
         timers_key(b, partition, timers);
-        if (hearth_zset_range(b, timers, INT64_MIN, watermark, fire, &f))
-                hearth_zset_trim(b, timers, watermark);
+        /* Due at the watermark is not yet overdue: an event at that time
+         * is not late, and it may still cancel the timer. */
+        if (hearth_zset_range(b, timers, INT64_MIN, watermark - 1, fire, &f))
+                hearth_zset_trim(b, timers, watermark - 1);
 }
 
 const hearth_model_ops_t hearth_model_follow_up_overdue = {

@@ -30,8 +30,8 @@
  * due times per partition. After each event that moves its partition's
  * watermark (largest event time minus the allowed lateness), and again
  * after the events of a batch, the engine calls tick() for the partition
- * with its watermark, and the model fires what is due. So a replay fires
- * the same timers as the live run, whatever the batch sizes.
+ * with its watermark, and the model fires what is due before it. So a
+ * replay fires the same timers as the live run, whatever the batch sizes.
  */
 #ifndef HEARTH_MODEL_H
 #define HEARTH_MODEL_H
@@ -96,9 +96,8 @@ typedef struct hearth_model_ops {
                       hearth_emit_fn emit, void *emit_ctx);
         /* Optional: declares the timer keys of a partition in the batch. */
         void (*plan_tick)(void *self, hearth_batch_t *b, int32_t partition);
-        /* Optional: fires the partition's timers due at or before
-         * watermark, after each event that moves it and after the
-         * batch's events. */
+        /* Optional: fires the partition's timers due before watermark,
+         * after each event that moves it and after the batch's events. */
         void (*tick)(void *self, hearth_batch_t *b, int32_t partition,
                      int64_t watermark, hearth_emit_fn emit, void *emit_ctx);
         void (*destroy)(void *self);

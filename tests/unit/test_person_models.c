@@ -424,9 +424,9 @@ START_TEST(fu_fires_after_watermark_passes)
 
         ck_assert_uint_eq(send_suspect(FU, "W", T0, WARNING), 0);
         ck_assert_str_eq(redis2("ZCARD", FU_TIMERS), "1");
-        /* The watermark reaches due - 1 ms: nothing yet. */
-        ck_assert_uint_eq(send_other(FU, "X1", due + LATENESS_MS - 1), 0);
-        ck_assert_uint_eq(send_other(FU, "X2", due + LATENESS_MS), 1);
+        /* The watermark reaches the deadline: not overdue yet. */
+        ck_assert_uint_eq(send_other(FU, "X1", due + LATENESS_MS), 0);
+        ck_assert_uint_eq(send_other(FU, "X2", due + LATENESS_MS + 1), 1);
         ck_assert_int_eq(alerts[0]->priority, 3);
         ck_assert_str_eq(alerts[0]->reasons[0]->code, "follow_up_overdue");
         ck_assert_int_eq(alerts[0]->subject_kind,
@@ -504,8 +504,8 @@ START_TEST(fu_duplicate_warning_ignored)
         ck_assert_uint_eq(send_suspect(FU, "W", T0, WARNING), 0);
         ck_assert_uint_eq(send_suspect(FU, "W", T0 + HOUR_MS, WARNING), 0);
         ck_assert_str_eq(redis2("ZCARD", FU_TIMERS), "1");
-        ck_assert_uint_eq(send_other(FU, "X", T0 + 7 * DAY_MS + LATENESS_MS),
-                          1);
+        ck_assert_uint_eq(
+                send_other(FU, "X", T0 + 7 * DAY_MS + LATENESS_MS + 1), 1);
         ck_assert_int_eq(alerts[0]->event_time_ms, T0 + 7 * DAY_MS);
         ck_assert_uint_eq(send_other(FU, "Y", T0 + 30 * DAY_MS), 0);
 }
@@ -727,8 +727,9 @@ START_TEST(do_fires_after_watermark_passes)
                                 "990000\x1f" CITY "\x1f"
                                 "990101"),
                          decimal(due));
-        ck_assert_uint_eq(send_cn110("X1", due + LATENESS_MS - 1, DISPOSED), 0);
-        ck_assert_uint_eq(send_cn110("X2", due + LATENESS_MS, DISPOSED), 1);
+        ck_assert_uint_eq(send_cn110("X1", due + LATENESS_MS, DISPOSED), 0);
+        ck_assert_uint_eq(send_cn110("X2", due + LATENESS_MS + 1, DISPOSED),
+                          1);
         ck_assert_int_eq(alerts[0]->priority, 2);
         ck_assert_str_eq(alerts[0]->reasons[0]->code, "dispatch_overdue");
         ck_assert_int_eq(alerts[0]->subject_kind,
@@ -772,7 +773,7 @@ START_TEST(do_batching_same_outcome)
         size_t split;
 
         ck_assert_uint_eq(send_cn110("C", T0, CALL), 0);
-        ck_assert_uint_eq(send_cn110("X", T0 + 20 * MINUTE_MS, DISPOSED), 1);
+        ck_assert_uint_eq(send_cn110("X", T0 + 21 * MINUTE_MS, DISPOSED), 1);
         split = send_cn110("C", T0 + 15 * MINUTE_MS, DISPATCHED);
         ck_assert_uint_eq(split, 0);
 
@@ -780,7 +781,7 @@ START_TEST(do_batching_same_outcome)
         harness_restart_engine();
         harness_set_offset(0, 0);
         QUEUE(.id = "C", .time_ms = T0, .profile = "cn_110");
-        QUEUE(.id = "X", .time_ms = T0 + 20 * MINUTE_MS, .type = DISPOSED,
+        QUEUE(.id = "X", .time_ms = T0 + 21 * MINUTE_MS, .type = DISPOSED,
               .profile = "cn_110");
         QUEUE(.id = "C", .time_ms = T0 + 15 * MINUTE_MS, .type = DISPATCHED,
               .profile = "cn_110");
