@@ -93,6 +93,12 @@ static const option_def_t options[] = {
          "When a partition has received nothing for this long, its largest "
          "event time advances with the wall clock, so timers fire without "
          "new traffic. 0 keeps watermarks in pure event time."},
+        {"engine.person_heartbeat_ms", OPT_INT, OFF(person_heartbeat_ms),
+         "3600000", 1000, INT64_C(31536000000), "ms",
+         "The incidents stage tells each person partition how far each input "
+         "partition has got (the persons stage's watermark is the least of "
+         "these) with every copy, and with a heartbeat when it sent that "
+         "person partition nothing for this much event time."},
         {"engine.batch_max_events", OPT_INT, OFF(batch_max_events), "5000", 1,
          1000000, "events", "Largest batch processed in one Redis "
                             "transaction."},

@@ -43,6 +43,7 @@ typedef struct hearth_config {
         char *stage;
         int64_t fusion_window_h;
         int64_t idle_advance_ms;
+        int64_t person_heartbeat_ms;
         int64_t batch_max_events;
         int64_t batch_max_wait_ms;
         int64_t allowed_lateness_ms;

@@ -30,6 +30,13 @@ typedef struct model_instance {
         void *self;
 } model_instance_t;
 
+/* Persons stage: how far one input partition of the incidents stage had
+ * got, as its copies and heartbeats tell. */
+typedef struct source_time {
+        int32_t source;
+        int64_t time;
+} source_time_t;
+
 typedef struct partition_progress {
         int64_t stored_offset;  /* next offset per Redis; -1 when unknown */
         int64_t max_event_time; /* INT64_MIN when none yet */
@@ -38,6 +45,14 @@ typedef struct partition_progress {
         char *key;              /* progress hash; NULL until first used */
         char *outbox_key;
         hearth_out_list_t out;  /* this batch's messages of the partition */
+        /* Persons stage: per source partition, whose least time is the
+         * partition's largest event time, so its watermark. */
+        source_time_t *sources;
+        size_t n_sources, cap_sources;
+        bool sources_changed;
+        /* Incidents stage: per person partition, the time this partition
+         * had reached when it last sent a copy or heartbeat there. */
+        int64_t *told;
 } partition_progress_t;
 
 /*
@@ -85,6 +100,7 @@ struct hearth_engine {
         size_t n_pending, cap_pending;
         int64_t *advance;               /* per partition: ms to add to its
                                          * largest event time, or 0 */
+        int32_t person_partitions;      /* 0: copies go by key */
         char priority_topics[5][256];   /* by priority 1 to 4 */
         char region_city[64];           /* city of region_topic */
         char region_topic[256];
@@ -120,6 +136,7 @@ static void out_add(hearth_out_list_t *l, const char *topic, const char *key,
         memcpy(m->payload, payload, len);
         m->len = len;
         m->source_partition = partition;
+        m->partition = -1;
         m->event_time_ms = 0;
 }
 
@@ -272,6 +289,8 @@ void hearth_engine_free(hearth_engine_t *e)
                 free(e->parts[i].out.msgs);
                 free(e->parts[i].key);
                 free(e->parts[i].outbox_key);
+                free(e->parts[i].sources);
+                free(e->parts[i].told);
         }
         free(e->parts);
         free(e->advance);
@@ -360,7 +379,10 @@ void hearth_topic_from_template(const char *tmpl, const char *name,
 }
 
 /* ---- outbox envelopes: u32 topic length, topic, u32 key length, key,
- * payload; lengths big-endian ---- */
+ * payload; lengths big-endian. A message for a chosen partition sets the
+ * top bit of the topic length and puts the partition (u32) after it. ---- */
+
+#define ENVELOPE_PARTITION UINT32_C(0x80000000)
 
 static void put_u32(unsigned char *p, uint32_t v)
 {
@@ -381,19 +403,25 @@ static unsigned char *envelope_encode(hearth_engine_t *e,
                                       const hearth_out_msg_t *m, size_t *len)
 {
         size_t tl = strlen(m->topic), kl = strlen(m->key);
+        size_t head = m->partition >= 0 ? 4 : 0;
         unsigned char *buf;
 
-        if (8 + tl + kl + m->len > e->envelope_cap) {
-                e->envelope_cap = 2 * (8 + tl + kl + m->len);
+        if (head + 8 + tl + kl + m->len > e->envelope_cap) {
+                e->envelope_cap = 2 * (head + 8 + tl + kl + m->len);
                 e->envelope = realloc(e->envelope, e->envelope_cap);
         }
         buf = e->envelope;
-        put_u32(buf, (uint32_t)tl);
-        memcpy(buf + 4, m->topic, tl);
-        put_u32(buf + 4 + tl, (uint32_t)kl);
-        memcpy(buf + 8 + tl, m->key, kl);
-        memcpy(buf + 8 + tl + kl, m->payload, m->len);
-        *len = 8 + tl + kl + m->len;
+        if (head) {
+                put_u32(buf, (uint32_t)tl | ENVELOPE_PARTITION);
+                put_u32(buf + 4, (uint32_t)m->partition);
+        } else {
+                put_u32(buf, (uint32_t)tl);
+        }
+        memcpy(buf + head + 4, m->topic, tl);
+        put_u32(buf + head + 4 + tl, (uint32_t)kl);
+        memcpy(buf + head + 8 + tl, m->key, kl);
+        memcpy(buf + head + 8 + tl + kl, m->payload, m->len);
+        *len = head + 8 + tl + kl + m->len;
         return buf;
 }
 
@@ -401,9 +429,21 @@ static int envelope_decode(const unsigned char *buf, size_t len,
                            int32_t partition, hearth_out_list_t *out)
 {
         char topic[256], key[256];
+        int32_t target = -1;
         uint32_t tl, kl;
 
-        if (len < 8 || (tl = get_u32(buf)) >= sizeof(topic) || 8 + tl > len)
+        if (len < 4)
+                return -1;
+        tl = get_u32(buf);
+        if (tl & ENVELOPE_PARTITION) {
+                if (len < 8 || get_u32(buf + 4) > INT32_MAX)
+                        return -1;
+                target = (int32_t)get_u32(buf + 4);
+                tl &= ~ENVELOPE_PARTITION;
+                buf += 4;
+                len -= 4;
+        }
+        if (len < 8 || tl >= sizeof(topic) || 8 + tl > len)
                 return -1;
         kl = get_u32(buf + 4 + tl);
         if (kl >= sizeof(key) || 8 + tl + kl > len)
@@ -414,13 +454,28 @@ static int envelope_decode(const unsigned char *buf, size_t len,
         key[kl] = '\0';
         out_add(out, topic, key, buf + 8 + tl + kl, len - 8 - tl - kl,
                 partition);
+        out->msgs[out->n - 1].partition = target;
         return 0;
 }
 
 /* ---- validation ---- */
 
-static const char *invalid_reason(const Hearth__V1__IncidentEvent *ev)
+/* A persons-stage message that only reports how far a source got. */
+static bool is_heartbeat(const Hearth__V1__IncidentEvent *ev)
 {
+        return (!ev->route_key || !*ev->route_key) &&
+               (!ev->incident_id || !*ev->incident_id) &&
+               ev->route_source_time_ms > 0;
+}
+
+static const char *invalid_reason(const Hearth__V1__IncidentEvent *ev,
+                                  bool persons)
+{
+        if (persons && is_heartbeat(ev))
+                return ev->route_source_time_ms > MAX_EVENT_TIME_MS ||
+                                       ev->route_source_partition < -1
+                               ? "invalid_heartbeat"
+                               : NULL;
         if (!ev->incident_id || !*ev->incident_id)
                 return "missing_incident_id";
         if (strlen(ev->incident_id) > MAX_ID_BYTES)
@@ -845,6 +900,48 @@ static int resolve_pending(hearth_engine_t *e, char *errstr,
 
 /* ---- batch ---- */
 
+/* ---- persons stage watermark: the least time of its sources ---- */
+
+static source_time_t *source_of(partition_progress_t *p, int32_t source)
+{
+        for (size_t i = 0; i < p->n_sources; i++)
+                if (p->sources[i].source == source)
+                        return &p->sources[i];
+        if (p->n_sources == p->cap_sources) {
+                p->cap_sources = p->cap_sources ? 2 * p->cap_sources : 16;
+                p->sources = realloc(p->sources,
+                                     p->cap_sources * sizeof(*p->sources));
+        }
+        p->sources[p->n_sources] = (source_time_t){source, INT64_MIN};
+        return &p->sources[p->n_sources++];
+}
+
+static int64_t least_source_time(const partition_progress_t *p)
+{
+        int64_t least = INT64_MAX;
+
+        for (size_t i = 0; i < p->n_sources; i++)
+                if (p->sources[i].time < least)
+                        least = p->sources[i].time;
+        return p->n_sources ? least : INT64_MIN;
+}
+
+/* Reads the "src:<partition>" fields of the progress hash. */
+static void load_sources(hearth_engine_t *e, partition_progress_t *p)
+{
+        const char *field, *value;
+
+        p->n_sources = 0;
+        p->sources_changed = false;
+        for (size_t i = 0;
+             hearth_hash_field_at(e->batch, p->key, i, &field, &value); i++)
+                if (strncmp(field, "src:", 4) == 0)
+                        source_of(p, (int32_t)strtol(field + 4, NULL, 10))
+                                ->time = strtoll(value, NULL, 10);
+        if (p->n_sources)
+                p->max_event_time = least_source_time(p);
+}
+
 static void load_progress(hearth_engine_t *e, partition_progress_t *p)
 {
         const char *v = hearth_hash_get(e->batch, p->key, "offset");
@@ -852,6 +949,36 @@ static void load_progress(hearth_engine_t *e, partition_progress_t *p)
         p->stored_offset = v ? strtoll(v, NULL, 10) : -1;
         v = hearth_hash_get(e->batch, p->key, "max_event_time");
         p->max_event_time = v ? strtoll(v, NULL, 10) : INT64_MIN;
+        if (hearth_config_persons_stage(e->cfg))
+                load_sources(e, p);
+}
+
+/*
+ * Takes a persons-stage event's source time and returns whether the
+ * partition's watermark moved. A copy is late when the incidents stage
+ * found it late; an event without a source time (none of the incidents
+ * stage's copies) counts as its own source and is late like an input
+ * event of the incidents stage.
+ */
+static bool note_source(hearth_engine_t *e, hearth_event_t *ev)
+{
+        partition_progress_t *p = &e->parts[ev->partition];
+        const Hearth__V1__IncidentEvent *msg = ev->msg;
+        bool stamped = msg->route_source_time_ms > 0;
+        int64_t before = p->max_event_time, t = msg->event_time_ms;
+        source_time_t *src = source_of(
+                p, stamped ? msg->route_source_partition : -1);
+        int64_t stamp = stamped ? msg->route_source_time_ms : t;
+
+        ev->late = stamped ? msg->route_late
+                           : before != INT64_MIN &&
+                                     t < before - e->cfg->allowed_lateness_ms;
+        if (stamp > src->time) {
+                src->time = stamp;
+                p->sources_changed = true;
+        }
+        p->max_event_time = least_source_time(p);
+        return p->max_event_time > before;
 }
 
 /* Declares a partition's progress, outbox and timer keys, once a batch. */
@@ -897,6 +1024,10 @@ static void repartition(hearth_engine_t *e, const hearth_event_t *ev)
         partition_progress_t *p = &e->parts[ev->partition];
         char *saved = msg->route_key;
 
+        msg->route_source_partition = ev->partition;
+        msg->route_source_time_ms = p->max_event_time;
+        msg->route_late = ev->late;
+
         for (size_t i = 0; i < msg->n_parties; i++) {
                 const Hearth__V1__Party *party = msg->parties[i];
                 const char *key = party->person_key;
@@ -920,9 +1051,72 @@ static void repartition(hearth_engine_t *e, const hearth_event_t *ev)
                 out_add(&p->out, e->cfg->persons_topic, key, buf, len,
                         ev->partition);
                 p->out.msgs[p->out.n - 1].event_time_ms = msg->event_time_ms;
+                if (e->person_partitions > 0) {
+                        int32_t target = hearth_person_partition(
+                                key, e->person_partitions);
+
+                        p->out.msgs[p->out.n - 1].partition = target;
+                        p->told[target] = p->max_event_time;
+                }
                 free(buf);
         }
         msg->route_key = saved;
+        msg->route_source_partition = 0;
+        msg->route_source_time_ms = 0;
+        msg->route_late = 0;
+}
+
+/*
+ * Tells each person partition that got nothing from this input partition
+ * for engine.person_heartbeat_ms of event time how far the partition has
+ * got, so the persons stage's watermark moves on without copies.
+ */
+static void heartbeats(hearth_engine_t *e, int32_t partition)
+{
+        partition_progress_t *p = &e->parts[partition];
+        Hearth__V1__IncidentEvent beat = HEARTH__V1__INCIDENT_EVENT__INIT;
+        unsigned char buf[64];
+        size_t len;
+
+        if (e->person_partitions <= 0 || p->max_event_time == INT64_MIN)
+                return;
+        beat.route_source_partition = partition;
+        beat.route_source_time_ms = p->max_event_time;
+        beat.event_time_ms = p->max_event_time;
+        len = hearth__v1__incident_event__pack(&beat, buf);
+        for (int32_t k = 0; k < e->person_partitions; k++) {
+                if (p->max_event_time - p->told[k] <
+                    e->cfg->person_heartbeat_ms)
+                        continue;
+                out_add(&p->out, e->cfg->persons_topic, "", buf, len,
+                        partition);
+                p->out.msgs[p->out.n - 1].partition = k;
+                p->out.msgs[p->out.n - 1].event_time_ms = p->max_event_time;
+                p->told[k] = p->max_event_time;
+        }
+}
+
+void hearth_engine_set_person_partitions(hearth_engine_t *e, int32_t n)
+{
+        e->person_partitions = n > 0 ? n : 0;
+        for (int i = 0; i < HEARTH_MAX_PARTITIONS; i++) {
+                free(e->parts[i].told);
+                e->parts[i].told = NULL;
+                if (n > 0)
+                        e->parts[i].told = calloc((size_t)n, sizeof(int64_t));
+        }
+}
+
+int32_t hearth_person_partition(const char *person_key, int32_t n)
+{
+        uint64_t h = UINT64_C(14695981039346656037);
+
+        for (const unsigned char *c = (const unsigned char *)person_key; *c;
+             c++) {
+                h ^= *c;
+                h *= UINT64_C(1099511628211);
+        }
+        return n > 0 ? (int32_t)(h % (uint64_t)n) : 0;
 }
 
 /* Fires the timers of one partition due at its watermark. */
@@ -957,8 +1151,14 @@ static void advance_partitions(hearth_engine_t *e)
                 partition_progress_t *p = &e->parts[i];
 
                 if (e->advance[i] > 0 && p->present &&
-                    p->max_event_time != INT64_MIN)
+                    p->max_event_time != INT64_MIN) {
                         p->max_event_time += e->advance[i];
+                        /* In the persons stage every source moves on. */
+                        for (size_t k = 0; k < p->n_sources; k++)
+                                if (p->sources[k].time != INT64_MIN)
+                                        p->sources[k].time += e->advance[i];
+                        p->sources_changed |= p->n_sources > 0;
+                }
                 e->advance[i] = 0;
         }
 }
@@ -966,8 +1166,8 @@ static void advance_partitions(hearth_engine_t *e)
 /* Runs the models over the events not yet applied, in input order. */
 static void apply_events(hearth_engine_t *e, size_t n_events)
 {
-        bool copy = !hearth_config_persons_stage(e->cfg) &&
-                    *e->cfg->persons_topic;
+        bool persons = hearth_config_persons_stage(e->cfg);
+        bool copy = !persons && *e->cfg->persons_topic;
 
         emit_ctx_t ctx = {.e = e};
 
@@ -981,11 +1181,21 @@ static void apply_events(hearth_engine_t *e, size_t n_events)
                         e->stats.skipped++;
                         continue;
                 }
-                ev->late = p->max_event_time != INT64_MIN &&
-                           t < p->max_event_time - e->cfg->allowed_lateness_ms;
-                advanced = t > p->max_event_time;
-                if (advanced)
-                        p->max_event_time = t;
+                if (persons) {
+                        advanced = note_source(e, ev);
+                        if (is_heartbeat(ev->msg)) {
+                                if (advanced)
+                                        tick_partition(e, ev->partition);
+                                continue;
+                        }
+                } else {
+                        ev->late = p->max_event_time != INT64_MIN &&
+                                   t < p->max_event_time -
+                                                   e->cfg->allowed_lateness_ms;
+                        advanced = t > p->max_event_time;
+                        if (advanced)
+                                p->max_event_time = t;
+                }
                 e->stats.events++;
                 e->stats.late += ev->late;
                 e->stats.domestic += ev->msg->is_domestic;
@@ -1023,6 +1233,17 @@ static void queue_progress(hearth_engine_t *e)
                 if (p->max_event_time != INT64_MIN)
                         hearth_hash_set(e->batch, p->key, "max_event_time",
                                         value, ttl);
+                for (size_t k = 0; p->sources_changed && k < p->n_sources;
+                     k++) {
+                        char field[24];
+
+                        snprintf(field, sizeof(field), "src:%d",
+                                 p->sources[k].source);
+                        snprintf(value, sizeof(value), "%" PRId64,
+                                 p->sources[k].time);
+                        hearth_hash_set(e->batch, p->key, field, value, ttl);
+                }
+                p->sources_changed = false;
                 for (size_t k = 0; k < p->out.n; k++) {
                         size_t len;
                         unsigned char *env = envelope_encode(
@@ -1057,7 +1278,10 @@ static size_t decode_all(hearth_engine_t *e, const hearth_input_msg_t *msgs,
                         continue;
                 ev = hearth__v1__incident_event__unpack(
                         &e->decode_allocator, m->len, m->payload);
-                e->reasons[i] = ev ? invalid_reason(ev) : "invalid_protobuf";
+                e->reasons[i] = ev ? invalid_reason(
+                                             ev, hearth_config_persons_stage(
+                                                         e->cfg))
+                                   : "invalid_protobuf";
                 if (e->reasons[i])
                         continue;
                 e->events[n_events++].msg = ev;
@@ -1175,6 +1399,10 @@ int hearth_engine_prepare(hearth_engine_t *e, const hearth_input_msg_t *msgs,
         dead_letters(e, msgs, n);
         apply_events(e, n_events);
         advance_partitions(e);
+        if (!hearth_config_persons_stage(e->cfg))
+                for (int i = 0; i < HEARTH_MAX_PARTITIONS; i++)
+                        if (e->parts[i].present)
+                                heartbeats(e, i);
         tick_partitions(e);
         if (resolve_pending(e, errstr, errstr_size) != 0) {
                 finish_batch(e, NULL, 0);

@@ -39,6 +39,7 @@ typedef struct hearth_out_msg {
         void *payload;
         size_t len;
         int32_t source_partition;
+        int32_t partition;      /* target partition; -1: by key */
         int64_t event_time_ms;  /* of a person-topic copy; 0 otherwise */
 } hearth_out_msg_t;
 
@@ -107,6 +108,19 @@ int hearth_engine_commit(hearth_engine_t *e, const int32_t *published,
 int hearth_engine_advance(hearth_engine_t *e, const int32_t *partitions,
                           const int64_t *deltas, size_t n, char *errstr,
                           size_t errstr_size);
+
+/*
+ * Tells the incidents stage how many partitions the person topic has. It
+ * then sends each copy to the partition hearth_person_partition() picks
+ * and, per input partition, a watermark heartbeat to every person
+ * partition that got no copy from it for engine.person_heartbeat_ms of
+ * event time. Without it (n = 0) copies go by key and no heartbeat is
+ * sent.
+ */
+void hearth_engine_set_person_partitions(hearth_engine_t *e, int32_t n);
+
+/* The person-topic partition of a person key: FNV-1a 64 modulo n. */
+int32_t hearth_person_partition(const char *person_key, int32_t n);
 
 /* Drops a prepared batch without writing anything. */
 void hearth_engine_abort(hearth_engine_t *e);

@@ -275,6 +275,7 @@ static void produce_all(runner_t *r, hearth_out_list_t *out)
                 do {
                         err = rd_kafka_producev(
                                 r->producer, RD_KAFKA_V_TOPIC(m->topic),
+                                RD_KAFKA_V_PARTITION(m->partition),
                                 RD_KAFKA_V_KEY(m->key, strlen(m->key)),
                                 RD_KAFKA_V_VALUE(m->payload, m->len),
                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -832,6 +833,40 @@ static void report(runner_t *r)
         json_decref(doc);
 }
 
+/*
+ * Tells the incidents stage the person topic's partition count, so that it
+ * picks each copy's partition itself and knows where to send heartbeats.
+ * Without the topic, copies go by key and no heartbeat is sent.
+ */
+static void find_person_partitions(runner_t *r)
+{
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_t *rkt;
+        rd_kafka_resp_err_t err;
+        int32_t n = 0;
+
+        if (hearth_config_persons_stage(&r->cfg) || !*r->cfg.persons_topic)
+                return;
+        rkt = rd_kafka_topic_new(r->producer, r->cfg.persons_topic, NULL);
+        err = rd_kafka_metadata(r->producer, 0, rkt, &md, 10000);
+        if (!err && md->topic_cnt == 1 && !md->topics[0].err)
+                n = md->topics[0].partition_cnt;
+        if (n > 0)
+                hearth_info(COMPONENT, "person topic %s has %d partitions",
+                            r->cfg.persons_topic, n);
+        else
+                hearth_warn(COMPONENT, "person topic %s not found (%s); "
+                            "create it with hearth-admin create-topics: "
+                            "until then copies go by key and no watermark "
+                            "heartbeat is sent", r->cfg.persons_topic,
+                            err ? rd_kafka_err2str(err)
+                                : rd_kafka_err2str(md->topics[0].err));
+        hearth_engine_set_person_partitions(r->engine, n);
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+}
+
 static int setup(runner_t *r)
 {
         hearth_log_level_t level;
@@ -853,6 +888,7 @@ static int setup(runner_t *r)
         if (!r->engine || create_producer(r, errstr, sizeof(errstr)) != 0 ||
             create_consumer(r, errstr, sizeof(errstr)) != 0)
                 goto fail;
+        find_person_partitions(r);
         hearth_info(COMPONENT, "started: group=%s topic=%s brokers=%s "
                     "redis=%s:%" PRId64 " rule_version=%s",
                     r->group, r->topic, r->cfg.kafka_brokers,

@@ -12,11 +12,16 @@
  * With labels on, an issued order sets the order_subject label until it
  * ends.
  *
+ * A call that arrives before the order it breaks (the persons stage can get
+ * a person's events out of time order) is found when the order arrives.
+ *
  * State, per person key P in partition N of the person topic:
- *   <prefix>{rN}:ov:P   hash: "from" and "until" -> the active order's
- *                       start and end (ms), "oi" -> its incident id, and
- *                       priority -> event time of the last alert
- * It expires after the order's end plus the allowed lateness.
+ *   <prefix>{rN}:ov:P     hash: "from" and "until" -> the active order's
+ *                         start and end (ms), "oi" -> its incident id, and
+ *                         priority -> event time of the last alert
+ *   <prefix>{rN}:ov.c:P   sorted set: incident id -> time of each domestic
+ *                         call with P as suspect, for one order's length
+ * Both expire after an order's length plus the allowed lateness.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -86,13 +91,25 @@ static bool key_for(const hearth_event_t *e, hearth_batch_t *b, char *key)
         return true;
 }
 
+/* The person's sorted set of domestic calls as suspect. */
+static void calls_key(const hearth_event_t *e, hearth_batch_t *b, char *key)
+{
+        char suffix[HEARTH_SUBJECT_MAX + 16];
+
+        snprintf(suffix, sizeof(suffix), "ov.c:%s", e->msg->route_key);
+        hearth_batch_key(b, e->partition, suffix, key, KEY_MAX);
+}
+
 static void ov_plan(void *self, hearth_batch_t *b, const hearth_event_t *e)
 {
         char key[KEY_MAX];
 
         (void)self;
-        if (key_for(e, b, key))
-                hearth_batch_need_hash(b, key);
+        if (!key_for(e, b, key))
+                return;
+        hearth_batch_need_hash(b, key);
+        calls_key(e, b, key);
+        hearth_batch_need_zset(b, key);
 }
 
 static int64_t get_time(hearth_batch_t *b, const char *key, const char *f)
@@ -111,7 +128,8 @@ static void set_time(hearth_batch_t *b, const char *key, const char *f,
         hearth_hash_set(b, key, f, value, ttl_ms);
 }
 
-static void issue(order_violation_t *m, hearth_batch_t *b, const char *key,
+/* Records an order; returns true when it starts or extends one. */
+static bool issue(order_violation_t *m, hearth_batch_t *b, const char *key,
                   const hearth_event_t *e, void *emit_ctx)
 {
         int64_t t = e->msg->event_time_ms, until = t + m->order_ms;
@@ -119,7 +137,7 @@ static void issue(order_violation_t *m, hearth_batch_t *b, const char *key,
         int64_t ttl = m->order_ms + m->lateness_ms;
 
         if (until <= get_time(b, key, "until"))
-                return;
+                return false;
         /* A new order after the old one ended starts a new period. */
         if (from == INT64_MIN || get_time(b, key, "until") < t)
                 from = t;
@@ -131,33 +149,22 @@ static void issue(order_violation_t *m, hearth_batch_t *b, const char *key,
                                 "order_subject", until, "order_issued",
                                 "protection order issued against this "
                                 "person");
+        return true;
 }
 
-static void ov_apply(void *self, hearth_batch_t *b, const hearth_event_t *e,
-                     hearth_emit_fn emit, void *emit_ctx)
+/* Alerts at trigger unless suppressed; returns true when it alerted. */
+static bool alert_at(order_violation_t *m, hearth_batch_t *b, const char *key,
+                     const hearth_event_t *trigger, hearth_emit_fn emit,
+                     void *emit_ctx)
 {
-        order_violation_t *m = self;
-        const Hearth__V1__IncidentEvent *msg = e->msg;
+        const Hearth__V1__IncidentEvent *msg = trigger->msg;
         hearth_candidate_t c = {.model = "order_violation"};
+        const char *oi = hearth_hash_get(b, key, "oi");
         int64_t t = msg->event_time_ms, ttl;
-        char key[KEY_MAX], *ids[1];
-        const char *oi;
+        char *ids[1];
 
-        if (!key_for(e, b, key))
-                return;
-        if (msg->event_type ==
-            HEARTH__V1__EVENT_TYPE__PROTECTION_ORDER_ISSUED) {
-                issue(m, b, key, e, emit_ctx);
-                return;
-        }
-        oi = hearth_hash_get(b, key, "oi");
-        if (msg->event_type == HEARTH__V1__EVENT_TYPE__CALL_RECEIVED &&
-            (!oi || strcmp(oi, msg->incident_id) == 0 ||
-             t <= get_time(b, key, "from") || t > get_time(b, key, "until")))
-                return;
-        if (e->late || hearth_model_suppressed(b, key, m->priority,
-                                               m->suppress_ms, t))
-                return;
+        if (hearth_model_suppressed(b, key, m->priority, m->suppress_ms, t))
+                return false;
         /* A violation reported with no known order has no "until". */
         ttl = oi ? get_time(b, key, "until") - t : 0;
         ttl = (ttl > m->suppress_ms ? ttl : m->suppress_ms) + m->lateness_ms;
@@ -185,7 +192,84 @@ static void ov_apply(void *self, hearth_batch_t *b, const hearth_event_t *e,
                          "domestic call with this person as suspect while "
                          "a protection order against them is active");
         }
-        emit(emit_ctx, e, &c);
+        emit(emit_ctx, trigger, &c);
+        return true;
+}
+
+typedef struct first_call {
+        const char *skip;       /* the order's own incident */
+        const char *id;
+        int64_t time;
+} first_call_t;
+
+static void find_first(void *ctx, const char *member, int64_t score)
+{
+        first_call_t *f = ctx;
+
+        if (!f->id && strcmp(member, f->skip) != 0) {
+                f->id = member;
+                f->time = score;
+        }
+}
+
+/*
+ * Checks the calls that arrived before an order but happened while it is
+ * active (the persons stage gets a person's events from several input
+ * partitions, not always in time order): the first of them triggers, as it
+ * would have in time order. Its region codes are taken from the order.
+ */
+static void check_earlier_calls(order_violation_t *m, hearth_batch_t *b,
+                                const char *key, const char *calls,
+                                const hearth_event_t *e, hearth_emit_fn emit,
+                                void *emit_ctx)
+{
+        first_call_t f = {.skip = e->msg->incident_id};
+        Hearth__V1__IncidentEvent msg = *e->msg;
+        hearth_event_t trigger = *e;
+
+        hearth_zset_range(b, calls, get_time(b, key, "from"),
+                          get_time(b, key, "until"), find_first, &f);
+        if (!f.id)
+                return;
+        msg.incident_id = (char *)f.id;
+        msg.event_time_ms = f.time;
+        msg.ingest_time_ms = 0;
+        msg.event_type = HEARTH__V1__EVENT_TYPE__CALL_RECEIVED;
+        trigger.msg = &msg;
+        alert_at(m, b, key, &trigger, emit, emit_ctx);
+}
+
+static void ov_apply(void *self, hearth_batch_t *b, const hearth_event_t *e,
+                     hearth_emit_fn emit, void *emit_ctx)
+{
+        order_violation_t *m = self;
+        const Hearth__V1__IncidentEvent *msg = e->msg;
+        int64_t t = msg->event_time_ms;
+        char key[KEY_MAX], calls[KEY_MAX];
+        const char *oi;
+
+        if (!key_for(e, b, key))
+                return;
+        calls_key(e, b, calls);
+        if (msg->event_type ==
+            HEARTH__V1__EVENT_TYPE__PROTECTION_ORDER_ISSUED) {
+                if (issue(m, b, key, e, emit_ctx) && !e->late)
+                        check_earlier_calls(m, b, key, calls, e, emit,
+                                            emit_ctx);
+                return;
+        }
+        if (msg->event_type == HEARTH__V1__EVENT_TYPE__CALL_RECEIVED) {
+                hearth_zset_add_nx(b, calls, msg->incident_id, t,
+                                   m->order_ms + m->lateness_ms);
+                hearth_zset_trim(b, calls, t - m->order_ms - m->lateness_ms);
+        }
+        oi = hearth_hash_get(b, key, "oi");
+        if (msg->event_type == HEARTH__V1__EVENT_TYPE__CALL_RECEIVED &&
+            (!oi || strcmp(oi, msg->incident_id) == 0 ||
+             t <= get_time(b, key, "from") || t > get_time(b, key, "until")))
+                return;
+        if (!e->late)
+                alert_at(m, b, key, e, emit, emit_ctx);
 }
 
 const hearth_model_ops_t hearth_model_order_violation = {

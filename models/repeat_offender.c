@@ -8,16 +8,21 @@
  * to 365 days earlier raises P2 with code "repeat_offender.after_warning".
  * A window ending at event time t covers (t - W, t]. An incident counts
  * once, at the event time of the first of its events that the model
- * receives, and only that event can trigger an alert. A late event is
- * counted but raises no alert. An alert is suppressed when the person had
+ * receives. The persons stage can receive a person's incidents out of time
+ * order (they come from several input partitions), so the rules are
+ * checked both at the arriving incident and at the later incidents it
+ * completes, and a warning that arrives late is checked against the first
+ * incident after it: the alert names the same trigger as in time order.
+ * A late event is counted but raises no alert. An alert is suppressed when the person had
  * one at the same or a more urgent priority less than the window earlier.
  * With labels on, an alert also sets the repeat_offender label.
  *
  * State, per person key P in partition N of the person topic:
  *   <prefix>{rN}:ro:P     sorted set: incident id -> event time (ms)
  *   <prefix>{rN}:ro.h:P   hash: "w" -> event time of the person's latest
- *                         warning, "wi" -> its incident id, and
- *                         priority -> event time of the last alert
+ *                         warning, "wi" -> its incident id, "r:<incident>"
+ *                         -> the incident's province, city and district,
+ *                         and priority -> event time of the last alert
  * Both expire after the longer window plus the allowed lateness.
  */
 #include <inttypes.h>
@@ -107,8 +112,8 @@ static void ro_plan(void *self, hearth_batch_t *b, const hearth_event_t *e)
         hearth_batch_need_hash(b, hkey);
 }
 
-/* Keeps the latest warning of the person. */
-static void note_warning(repeat_offender_t *m, hearth_batch_t *b,
+/* Keeps the latest warning of the person; true when this one is it. */
+static bool note_warning(repeat_offender_t *m, hearth_batch_t *b,
                          const char *hkey, const hearth_event_t *e)
 {
         const char *w = hearth_hash_get(b, hkey, "w");
@@ -116,10 +121,11 @@ static void note_warning(repeat_offender_t *m, hearth_batch_t *b,
         char value[32];
 
         if (w && strtoll(w, NULL, 10) >= t)
-                return;
+                return false;
         snprintf(value, sizeof(value), "%" PRId64, t);
         hearth_hash_set(b, hkey, "w", value, m->ttl_ms);
         hearth_hash_set(b, hkey, "wi", e->msg->incident_id, m->ttl_ms);
+        return true;
 }
 
 /* True when a warning in another incident precedes t within the rule. */
@@ -178,32 +184,132 @@ static void emit_alert(repeat_offender_t *m, hearth_batch_t *b,
         free(ids);
 }
 
+/* Remembers an incident's region codes, for alerts it triggers later. */
+static void note_region(repeat_offender_t *m, hearth_batch_t *b,
+                        const char *hkey, const Hearth__V1__IncidentEvent *msg)
+{
+        const char *fields[3] = {msg->province_code, msg->city_code,
+                                 msg->district_code};
+        char field[HEARTH_SUBJECT_MAX + 8], value[256];
+
+        snprintf(field, sizeof(field), "r:%s", msg->incident_id);
+        if (hearth_timer_member(value, sizeof(value), fields, 3))
+                hearth_hash_set(b, hkey, field, value, m->ttl_ms);
+}
+
+/*
+ * Alerts at incident trigger when a rule holds there and no alert of the
+ * person is near enough to suppress it.
+ */
+static void check_at(repeat_offender_t *m, hearth_batch_t *b,
+                     const char *zkey, const char *hkey,
+                     const hearth_event_t *trigger, hearth_emit_fn emit,
+                     void *emit_ctx)
+{
+        int64_t t = trigger->msg->event_time_ms;
+        size_t count = hearth_zset_range(b, zkey, t - m->window_ms, t, NULL,
+                                         NULL);
+        bool by_count = (int64_t)count >= m->threshold;
+
+        if ((!by_count && !after_warning(m, b, hkey, trigger)) ||
+            hearth_model_suppressed(b, hkey, m->priority, m->window_ms, t))
+                return;
+        hearth_model_mark_alerted(b, hkey, m->priority, t, m->ttl_ms);
+        emit_alert(m, b, trigger, zkey, count, by_count, emit, emit_ctx);
+}
+
+typedef struct incident_list {
+        const char *ids[64];
+        int64_t times[64];
+        size_t n;
+} incident_list_t;
+
+static void collect(void *ctx, const char *member, int64_t score)
+{
+        incident_list_t *l = ctx;
+
+        if (l->n < 64) {
+                l->ids[l->n] = member;
+                l->times[l->n++] = score;
+        }
+}
+
+/*
+ * Runs check_at() on an incident that arrived before e, as if it were the
+ * event that triggers, with its own time and region codes.
+ */
+static void recheck(repeat_offender_t *m, hearth_batch_t *b, const char *zkey,
+                    const char *hkey, const hearth_event_t *e,
+                    const char *incident, int64_t t, hearth_emit_fn emit,
+                    void *emit_ctx)
+{
+        Hearth__V1__IncidentEvent msg = *e->msg;
+        hearth_event_t trigger = *e;
+        char field[HEARTH_SUBJECT_MAX + 8], region[256], *codes[3] = {"", "",
+                                                                      ""};
+        const char *stored;
+
+        snprintf(field, sizeof(field), "r:%s", incident);
+        stored = hearth_hash_get(b, hkey, field);
+        snprintf(region, sizeof(region), "%s", stored ? stored : "");
+        hearth_timer_fields(region, codes, 3);
+        msg.incident_id = (char *)incident;
+        msg.event_time_ms = t;
+        msg.ingest_time_ms = 0;
+        msg.province_code = codes[0];
+        msg.city_code = codes[1];
+        msg.district_code = codes[2];
+        msg.event_type = HEARTH__V1__EVENT_TYPE__CALL_RECEIVED;
+        trigger.msg = &msg;
+        check_at(m, b, zkey, hkey, &trigger, emit, emit_ctx);
+}
+
 static void ro_apply(void *self, hearth_batch_t *b, const hearth_event_t *e,
                      hearth_emit_fn emit, void *emit_ctx)
 {
         repeat_offender_t *m = self;
         char zkey[KEY_MAX], hkey[KEY_MAX];
         int64_t t = e->msg->event_time_ms;
-        size_t count;
-        bool by_count, warned;
+        incident_list_t later = {.n = 0};
+        bool new_warning = false;
 
         if (!keys_for(e, b, zkey, hkey))
                 return;
         if (e->msg->event_type == HEARTH__V1__EVENT_TYPE__WARNING_ISSUED)
-                note_warning(m, b, hkey, e);
-        if (!hearth_zset_add_nx(b, zkey, e->msg->incident_id, t, m->ttl_ms))
+                new_warning = note_warning(m, b, hkey, e);
+        if (hearth_zset_add_nx(b, zkey, e->msg->incident_id, t, m->ttl_ms)) {
+                hearth_zset_trim(b, zkey, t - m->ttl_ms);
+                note_region(m, b, hkey, e->msg);
+                if (e->late)
+                        return;
+                check_at(m, b, zkey, hkey, e, emit, emit_ctx);
+                /* Incidents that came first but happened later now count
+                 * one more, and may reach the threshold only now. */
+                hearth_zset_range(b, zkey, t, t + m->window_ms - 1, collect,
+                                  &later);
+                for (size_t i = 0; i < later.n; i++) {
+                        size_t count = hearth_zset_range(
+                                b, zkey, later.times[i] - m->window_ms,
+                                later.times[i], NULL, NULL);
+
+                        if ((int64_t)count == m->threshold)
+                                recheck(m, b, zkey, hkey, e, later.ids[i],
+                                        later.times[i], emit, emit_ctx);
+                }
+        }
+        if (!new_warning || e->late || !m->after_warning_ms)
                 return;
-        hearth_zset_trim(b, zkey, t - m->ttl_ms);
-        if (e->late)
-                return;
-        count = hearth_zset_range(b, zkey, t - m->window_ms, t, NULL, NULL);
-        by_count = (int64_t)count >= m->threshold;
-        warned = after_warning(m, b, hkey, e);
-        if ((!by_count && !warned) ||
-            hearth_model_suppressed(b, hkey, m->priority, m->window_ms, t))
-                return;
-        hearth_model_mark_alerted(b, hkey, m->priority, t, m->ttl_ms);
-        emit_alert(m, b, e, zkey, count, by_count, emit, emit_ctx);
+        /* A warning that arrives after an incident that followed it: the
+         * first such incident triggers, as it would have in time order. */
+        later.n = 0;
+        hearth_zset_range(b, zkey, t, t + m->after_warning_ms, collect, &later);
+        for (size_t i = 0; i < later.n; i++) {
+                if (strcmp(later.ids[i], e->msg->incident_id) == 0)
+                        continue;
+                recheck(m, b, zkey, hkey, e, later.ids[i], later.times[i],
+                        emit, emit_ctx);
+                break;
+        }
 }
 
 const hearth_model_ops_t hearth_model_repeat_offender = {
