@@ -24,6 +24,9 @@
 #define MAX_EVENT_TIME_MS INT64_C(4102444800000)  /* 2100-01-01T00:00:00Z */
 #define MAX_ID_BYTES 128
 #define MAX_PARTIES 64
+/* Region codes become Redis keys, alert fields and, for the city, part of
+ * a Kafka topic name, whose maximum length is 249 characters. */
+#define MAX_CODE_BYTES 64
 
 typedef struct model_instance {
         const hearth_model_ops_t *ops;
@@ -468,9 +471,57 @@ static bool is_heartbeat(const Hearth__V1__IncidentEvent *ev)
                ev->route_source_time_ms > 0;
 }
 
+/* Returns true when the enum declares value. */
+static bool enum_known(const ProtobufCEnumDescriptor *desc, int value)
+{
+        return protobuf_c_enum_descriptor_get_value(desc, value) != NULL;
+}
+
+static bool code_too_long(const char *code)
+{
+        return code && strlen(code) > MAX_CODE_BYTES;
+}
+
+/*
+ * Returns true when code contains only the characters Kafka allows in a
+ * topic name (letters, digits, '.', '_', '-'), because the city code
+ * becomes part of the regional topic's name.
+ */
+static bool topic_safe(const char *code)
+{
+        for (const char *c = code; c && *c; c++) {
+                bool alnum = (*c >= 'a' && *c <= 'z') ||
+                             (*c >= 'A' && *c <= 'Z') ||
+                             (*c >= '0' && *c <= '9');
+
+                if (!alnum && *c != '.' && *c != '_' && *c != '-')
+                        return false;
+        }
+        return true;
+}
+
+static const char *invalid_party_reason(const Hearth__V1__Party *party)
+{
+        if (party->person_key &&
+            strlen(party->person_key) > HEARTH_SUBJECT_MAX - 8)
+                return "field_too_long";
+        if (!enum_known(&hearth__v1__party_role__descriptor, party->role) ||
+            !enum_known(&hearth__v1__age_band__descriptor, party->age_band) ||
+            !enum_known(&hearth__v1__sex__descriptor, party->sex))
+                return "unknown_enum_value";
+        return NULL;
+}
+
+/*
+ * Returns the dead-letter reason of a decoded event, or NULL when the
+ * engine can process it. protobuf-c accepts any number for a proto3 enum,
+ * so values outside the schema are checked here.
+ */
 static const char *invalid_reason(const Hearth__V1__IncidentEvent *ev,
                                   bool persons)
 {
+        const char *reason;
+
         if (persons && is_heartbeat(ev))
                 return ev->route_source_time_ms > MAX_EVENT_TIME_MS ||
                                        ev->route_source_partition < -1
@@ -490,10 +541,22 @@ static const char *invalid_reason(const Hearth__V1__IncidentEvent *ev,
                 return "field_too_long";
         if (ev->caller_key && strlen(ev->caller_key) > HEARTH_SUBJECT_MAX - 8)
                 return "field_too_long";
-        for (size_t i = 0; i < ev->n_parties; i++)
-                if (ev->parties[i]->person_key &&
-                    strlen(ev->parties[i]->person_key) > HEARTH_SUBJECT_MAX - 8)
-                        return "field_too_long";
+        if (code_too_long(ev->province_code) ||
+            code_too_long(ev->city_code) ||
+            code_too_long(ev->district_code) ||
+            code_too_long(ev->station_code) || code_too_long(ev->grid_id))
+                return "field_too_long";
+        if (!topic_safe(ev->city_code))
+                return "invalid_city_code";
+        if (!enum_known(&hearth__v1__event_type__descriptor, ev->event_type) ||
+            !enum_known(&hearth__v1__disposition__descriptor,
+                        ev->disposition))
+                return "unknown_enum_value";
+        for (size_t i = 0; i < ev->n_parties; i++) {
+                reason = invalid_party_reason(ev->parties[i]);
+                if (reason)
+                        return reason;
+        }
         return NULL;
 }
 

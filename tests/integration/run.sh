@@ -335,6 +335,71 @@ test_reload_on_sighup() {
         grep -E "reload|stopped" "$log"
 }
 
+# Builds a helper of tests/integration against libhearth.a: build_helper NAME.
+build_helper() {
+        cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ibuild/gen -I. \
+                "$here/$1.c" build/libhearth.a -lrdkafka -lprotobuf-c \
+                -o "$work/$1"
+}
+
+# Malformed and out-of-range messages between valid events: each goes to
+# the dead-letter topic with its reason, and the valid events give the
+# same alerts as they do alone.
+test_engine_hostile_input() {
+        local sample=tests/data/cn_110/sample.csv
+        local clean=it.hostile.clean hostile=it.hostile.incidents
+        local dlq=it.hostile.dlq
+        build_helper hostile_producer
+        "$bin/hearth-admin" create-topics -b "$brokers" --partitions 2 \
+                --extra "$clean:2" --extra "$hostile:2" --extra "$dlq:1"
+        connect -p connectors/profiles/cn_110.json -t "$clean" \
+                --dlq-topic it.hostile.connect-dlq "$sample"
+        # Bad messages before, between and after two copies of the events.
+        "$work/hostile_producer" "$brokers" "$hostile" >"$work/hostile.expected"
+        connect -p connectors/profiles/cn_110.json -t "$hostile" \
+                --dlq-topic it.hostile.connect-dlq "$sample"
+        "$work/hostile_producer" "$brokers" "$hostile" >>"$work/hostile.expected"
+        connect -p connectors/profiles/cn_110.json -t "$hostile" \
+                --dlq-topic it.hostile.connect-dlq "$sample"
+        "$work/hostile_producer" "$brokers" "$hostile" >>"$work/hostile.expected"
+
+        engine --exit-at-end --stats-json "$work/hostile-clean.stats" \
+                --set topics.input="$clean" --set kafka.group_id=hclean \
+                --set redis.key_prefix=hclean: \
+                --set topics.priority_template='hclean.alerts.p{priority}' \
+                --set topics.region_template=
+        engine --exit-at-end --stats-json "$work/hostile.stats" \
+                --set topics.input="$hostile" --set topics.dlq="$dlq" \
+                --set kafka.group_id=hhostile --set redis.key_prefix=hhostile: \
+                --set engine.max_message_bytes=4096 \
+                --set topics.priority_template='hhostile.alerts.p{priority}' \
+                --set topics.region_template=
+        dump_alerts hclean.alerts.p "$work/hostile-clean.jsonl"
+        dump_alerts hhostile.alerts.p "$work/hostile-alerts.jsonl"
+        dump --topic "$dlq" --type dlq >"$work/hostile.dlq"
+        test -s "$work/hostile-clean.jsonl"
+        python3 "$here/check.py" same-ids "$work/hostile-clean.jsonl" \
+                "$work/hostile-alerts.jsonl"
+        python3 - "$work/hostile.expected" "$work/hostile.dlq" \
+                "$work/hostile-clean.stats" "$work/hostile.stats" <<'PY'
+import collections, json, sys
+expected = collections.Counter(l.strip() for l in open(sys.argv[1]))
+got = collections.Counter(json.loads(l)["reason"] for l in open(sys.argv[2]))
+clean = json.load(open(sys.argv[3]))
+hostile = json.load(open(sys.argv[4]))
+print("expected dead letters: %s" % dict(sorted(expected.items())))
+print("dead-letter topic:     %s" % dict(sorted(got.items())))
+print("clean run: %d events, %d alerts; hostile run: %d events, %d alerts, "
+      "%d dead letters" % (clean["events"], clean["alerts"], hostile["events"],
+                           hostile["alerts"], hostile["dead_letters"]))
+ok = (expected == got
+      and hostile["dead_letters"] == sum(expected.values())
+      and hostile["events"] == 2 * clean["events"]
+      and hostile["alerts"] == clean["alerts"] and clean["alerts"] > 0)
+sys.exit(0 if ok else 1)
+PY
+}
+
 # test_replay_speed: hearth-replay paces a 300-call slice of the
 # Milwaukee log so that its event-time span takes about 4 s, and keeps
 # event-time order in every partition. A file that hearth-connect
@@ -500,7 +565,8 @@ PY
 # Every test, in order; "run.sh NAME..." runs only the named ones.
 all_tests=(connector_milwaukee connector_berkeley connector_orlando
         connector_bad_input connector_privacy engine_oracle replay_twice
-        kill_restart reload_on_sighup idle_watermark_live replay_speed)
+        kill_restart reload_on_sighup idle_watermark_live replay_speed
+        engine_hostile_input)
 
 main() {
         local name
