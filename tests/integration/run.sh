@@ -562,11 +562,50 @@ print("dispatch_overdue fired at", a["event_time"], "emitted",
 PY
 }
 
+# A generated province stream with injected patterns, through both engine
+# stages: every injected pattern must alert with the expected priority
+# (truth.py exits 1 otherwise), and alerts outside them are reported.
+test_injected_patterns() {
+        local csv=$work/gen.csv truth=$work/truth.jsonl alerts=$work/gen.alerts
+        local p settings
+        "$bin/hearth-gen" --seed 11 --days 120 --calls-per-day 60 \
+                --duplicate-fraction 0.005 --late-fraction 0.01 \
+                --out "$csv" --truth "$truth" --key-file "$work/hmac.key"
+        connect -p connectors/profiles/cn_110.json -t it.gen.incidents \
+                --dlq-topic it.gen.dlq "$csv"
+        settings=(--exit-at-end --set kafka.group_id=gen
+                --set redis.key_prefix=gen: --set topics.input=it.gen.incidents
+                --set topics.persons=it.gen.persons --set topics.tags=it.gen.tags
+                --set topics.priority_template='it.gen.alerts.p{priority}'
+                --set topics.region_template= --set engine.idle_advance_ms=0)
+        "$bin/hearth-admin" create-topics -b "$brokers" --partitions 8 \
+                --input it.gen.incidents --dlq it.gen.dlq \
+                --extra it.gen.persons:8 >/dev/null
+        engine "${settings[@]}"
+        engine "${settings[@]}" --set engine.stage=persons
+        for p in 1 2 3 4; do
+                dump --topic "it.gen.alerts.p$p" --type alert
+        done >"$alerts"
+        python3 "$here/truth.py" "$truth" "$alerts" --json "$work/gen.quality"
+        dump --topic it.gen.tags --type tag >"$work/gen.tags"
+        python3 - "$work/gen.tags" <<'PY'
+import json, sys
+labels = {}
+for line in open(sys.argv[1]):
+    tag = json.loads(line)
+    labels[tag["label"]] = labels.get(tag["label"], 0) + 1
+print("tags by label:", labels)
+for label in ("warned_person", "repeat_offender", "order_subject",
+              "high_risk_victim"):
+    assert labels.get(label, 0) > 0, "no %s tag" % label
+PY
+}
+
 # Every test, in order; "run.sh NAME..." runs only the named ones.
 all_tests=(connector_milwaukee connector_berkeley connector_orlando
         connector_bad_input connector_privacy engine_oracle replay_twice
         kill_restart reload_on_sighup idle_watermark_live replay_speed
-        engine_hostile_input)
+        engine_hostile_input injected_patterns)
 
 main() {
         local name
