@@ -571,6 +571,9 @@ test_injected_patterns() {
         "$bin/hearth-gen" --seed 11 --days 120 --calls-per-day 60 \
                 --duplicate-fraction 0.005 --late-fraction 0.01 \
                 --out "$csv" --truth "$truth" --key-file "$work/hmac.key"
+        "$bin/hearth-admin" create-topics -b "$brokers" --partitions 8 \
+                --input it.gen.incidents --dlq it.gen.dlq \
+                --extra it.gen.persons:8 >/dev/null
         connect -p connectors/profiles/cn_110.json -t it.gen.incidents \
                 --dlq-topic it.gen.dlq "$csv"
         settings=(--exit-at-end --set kafka.group_id=gen
@@ -578,9 +581,6 @@ test_injected_patterns() {
                 --set topics.persons=it.gen.persons --set topics.tags=it.gen.tags
                 --set topics.priority_template='it.gen.alerts.p{priority}'
                 --set topics.region_template= --set engine.idle_advance_ms=0)
-        "$bin/hearth-admin" create-topics -b "$brokers" --partitions 8 \
-                --input it.gen.incidents --dlq it.gen.dlq \
-                --extra it.gen.persons:8 >/dev/null
         engine "${settings[@]}"
         engine "${settings[@]}" --set engine.stage=persons
         for p in 1 2 3 4; do
