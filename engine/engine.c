@@ -1170,6 +1170,10 @@ void hearth_engine_set_person_partitions(hearth_engine_t *e, int32_t n)
         }
 }
 
+/*
+ * NOTE: adding partitions to the person topic moves persons to other
+ * partitions, whose state lacks their history, as for the input topic.
+ */
 int32_t hearth_person_partition(const char *person_key, int32_t n)
 {
         uint64_t h = UINT64_C(14695981039346656037);

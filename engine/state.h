@@ -21,6 +21,13 @@
  *                                 publication
  *   <prefix>{pN}:<model>:...      model state, e.g. a sorted set of incident
  *                                 ids by event time per household
+ *   <prefix>{pN}:fusion:<S>       hash: model -> event time and reason of
+ *                                 its last alert on household or person S
+ *   <prefix>{rN}:labels:<P>       hash: label -> expiry (ms) of person P
+ *
+ * The persons stage's progress hash also keeps, per input partition M of
+ * the incidents stage, field "src:M": how far M had got (its watermark
+ * source).
  *
  * Every key written gets a TTL. Thread safety: one thread per state handle.
  */

@@ -563,11 +563,12 @@ PY
 }
 
 # A generated province stream with injected patterns, through both engine
-# stages: every injected pattern must alert with the expected priority
-# (truth.py exits 1 otherwise), and alerts outside them are reported.
+# stages with two instances each: every injected pattern must alert with
+# the expected priority (truth.py exits 1 otherwise), and alerts outside
+# them are reported.
 test_injected_patterns() {
         local csv=$work/gen.csv truth=$work/truth.jsonl alerts=$work/gen.alerts
-        local p settings
+        local p settings pids
         "$bin/hearth-gen" --seed 11 --days 120 --calls-per-day 60 \
                 --duplicate-fraction 0.005 --late-fraction 0.01 \
                 --out "$csv" --truth "$truth" --key-file "$work/hmac.key"
@@ -581,8 +582,15 @@ test_injected_patterns() {
                 --set topics.persons=it.gen.persons --set topics.tags=it.gen.tags
                 --set topics.priority_template='it.gen.alerts.p{priority}'
                 --set topics.region_template= --set engine.idle_advance_ms=0)
-        engine "${settings[@]}"
-        engine "${settings[@]}" --set engine.stage=persons
+        # Two instances per stage share the partitions, as in production.
+        engine "${settings[@]}" & pids=("$!")
+        engine "${settings[@]}" & pids+=("$!")
+        echo "${pids[@]}" | tr ' ' '\n' >>"$work/engine.pids"
+        wait "${pids[@]}"
+        engine "${settings[@]}" --set engine.stage=persons & pids=("$!")
+        engine "${settings[@]}" --set engine.stage=persons & pids+=("$!")
+        echo "${pids[@]}" | tr ' ' '\n' >>"$work/engine.pids"
+        wait "${pids[@]}"
         for p in 1 2 3 4; do
                 dump --topic "it.gen.alerts.p$p" --type alert
         done >"$alerts"
