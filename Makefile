@@ -148,7 +148,17 @@ docs: $(BUILD)/bin/hearth-engine
 	  echo "\`engine/config.c\`; regenerate with \`make docs\`. A configuration file is a"; \
 	  echo "JSON object with these names, dotted or nested; \`--set NAME=VALUE\`"; \
 	  echo "overrides one option."; echo; \
-	  $(BUILD)/bin/hearth-engine --help-config; } > engine/CONFIG.md
+	  $(BUILD)/bin/hearth-engine --help-config; echo; \
+	  echo "## Environment"; echo; \
+	  echo "\`HEARTH_CRASH_POINT=NAME[:N]\` makes the engine raise SIGKILL the Nth time"; \
+	  echo "(default the first) it passes point NAME, for the fault tests"; \
+	  echo "(\`make test-faults\`). The points are \`after_poll\` (messages consumed,"; \
+	  echo "nothing written), \`before_redis_commit\` (models ran, transaction not"; \
+	  echo "sent), \`after_redis_commit\` (state, offsets and outbox stored, nothing"; \
+	  echo "produced) and \`after_produce\` (a batch's alerts handed to the producer,"; \
+	  echo "not yet acknowledged or deleted from the outbox). The engine reads the"; \
+	  echo "variable once at startup and exits with status 2 on an invalid value."; \
+	  echo "Leave it unset outside tests."; } > engine/CONFIG.md
 
 # libFuzzer targets (tests/fuzz/README.md). The library is compiled again
 # with clang into $(FUZZ_BUILD), because libFuzzer needs clang's coverage
