@@ -3,6 +3,8 @@
 #   make            build every program into build/bin
 #   make deps       install the Debian packages the project needs
 #   make test       install, build, start Kafka and Redis, run every test
+#   make test-faults  kill the engine, Redis and Kafka during a run and
+#                   check that no alert is lost (tests/faults/run.sh)
 #   make demo       run the whole pipeline on the shipped Milwaukee call log
 #   make bench      measure throughput, CPU and memory (bench/README.md)
 #   make asan       build and run the unit tests with ASan and UBSan
@@ -44,7 +46,7 @@ TEST_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SRC) tests/unit/runner.c \
 TEST_BIN := $(BUILD)/tests/unit-tests
 
 .PHONY: all deps test test-unit test-integration demo bench asan format docs \
-        valgrind \
+        valgrind test-faults \
         services-up services-down clean fuzz
 .SECONDARY: $(GEN_C) $(GEN_H)
 
@@ -99,10 +101,14 @@ test-unit: $(TEST_BIN)
 test-integration: all
 	bash tests/integration/run.sh
 
+test-faults: all
+	bash tests/faults/run.sh
+
 test: deps
 	$(MAKE) all
 	$(MAKE) test-unit
 	bash tests/integration/run.sh
+	bash tests/faults/run.sh
 
 demo: deps
 	$(MAKE) all
