@@ -245,7 +245,7 @@ crash_run() {
 # offset comes only after the consumer's 500 ms fetch wait
 # (fetch.wait.max.ms), so shorter delays would kill before any progress.
 test_engine_kills() {
-        local name=fa kills=0 crashes=0 point delay_ms log
+        local name=fa kills=0 crashes=0 point delay_ms log rc
         local points=(after_poll:1 before_redis_commit:1 after_redis_commit:1
                 after_produce:1 after_poll:40 before_redis_commit:25
                 after_redis_commit:60 after_produce:3 after_produce:2)
@@ -255,6 +255,16 @@ test_engine_kills() {
         # spread the kills over the input.
         opts+=(--set kafka.group_instance_id=fa-1
                 --set engine.batch_max_events=5)
+
+        # An invalid crash point stops the engine before it connects.
+        set +e
+        HEARTH_CRASH_POINT=after_pol:2 "$bin/hearth-engine" "${opts[@]}" \
+                2>"$work/fa.invalid.log"
+        rc=$?
+        set -e
+        cat "$work/fa.invalid.log"
+        test "$rc" -eq 2
+        grep -q "unknown crash point 'after_pol'" "$work/fa.invalid.log"
 
         while [ "$(progress "$name")" -lt "$records" ] &&
                 [ "$kills" -lt 80 ]; do
