@@ -3,6 +3,8 @@
 #   make            build every program into build/bin
 #   make deps       install the Debian packages the project needs
 #   make test       install, build, start Kafka and Redis, run every test
+#   make test-faults  kill the engine, Redis and Kafka during a run and
+#                   check that no alert is lost (tests/faults/run.sh)
 #   make demo       run the whole pipeline on the shipped Milwaukee call log
 #   make bench      measure throughput, CPU and memory (bench/README.md)
 #   make asan       build and run the unit tests with ASan and UBSan
@@ -45,7 +47,7 @@ TEST_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SRC) tests/unit/runner.c \
 TEST_BIN := $(BUILD)/tests/unit-tests
 
 .PHONY: all deps test test-unit test-integration demo bench asan format docs \
-        valgrind \
+        valgrind test-faults \
         services-up services-down clean fuzz
 .SECONDARY: $(GEN_C) $(GEN_H)
 
@@ -100,10 +102,14 @@ test-unit: $(TEST_BIN)
 test-integration: all
 	bash tests/integration/run.sh
 
+test-faults: all
+	bash tests/faults/run.sh
+
 test: deps
 	$(MAKE) all
 	$(MAKE) test-unit
 	bash tests/integration/run.sh
+	bash tests/faults/run.sh
 
 demo: deps
 	$(MAKE) all
@@ -149,7 +155,17 @@ docs: $(BUILD)/bin/hearth-engine
 	  echo "\`engine/config.c\`; regenerate with \`make docs\`. A configuration file is a"; \
 	  echo "JSON object with these names, dotted or nested; \`--set NAME=VALUE\`"; \
 	  echo "overrides one option."; echo; \
-	  $(BUILD)/bin/hearth-engine --help-config; } > engine/CONFIG.md
+	  $(BUILD)/bin/hearth-engine --help-config; echo; \
+	  echo "## Environment"; echo; \
+	  echo "\`HEARTH_CRASH_POINT=NAME[:N]\` makes the engine raise SIGKILL the Nth time"; \
+	  echo "(default the first) it passes point NAME, for the fault tests"; \
+	  echo "(\`make test-faults\`). The points are \`after_poll\` (messages consumed,"; \
+	  echo "nothing written), \`before_redis_commit\` (models ran, transaction not"; \
+	  echo "sent), \`after_redis_commit\` (state, offsets and outbox stored, nothing"; \
+	  echo "produced) and \`after_produce\` (a batch's alerts handed to the producer,"; \
+	  echo "not yet acknowledged or deleted from the outbox). The engine reads the"; \
+	  echo "variable once at startup and exits with status 2 on an invalid value."; \
+	  echo "Leave it unset outside tests."; } > engine/CONFIG.md
 
 # libFuzzer targets (tests/fuzz/README.md). The library is compiled again
 # with clang into $(FUZZ_BUILD), because libFuzzer needs clang's coverage

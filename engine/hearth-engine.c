@@ -28,6 +28,7 @@
 #include "engine/common/kafka.h"
 #include "engine/common/log.h"
 #include "engine/config.h"
+#include "engine/crash.h"
 #include "engine/engine.h"
 #include "engine/observe.h"
 #include "engine/topics.h"
@@ -745,9 +746,11 @@ static void run_batch(runner_t *r, batch_buf_t *b)
                 hearth_engine_abort(r->engine);
                 rc = -2;
         }
-        if (rc == 0)
+        if (rc == 0) {
+                hearth_crash_at(HEARTH_CRASH_BEFORE_REDIS_COMMIT);
                 rc = hearth_engine_commit(r->engine, f->parts, f->n_parts,
                                           &out, errstr, sizeof(errstr));
+        }
         if (rc == 1) {
                 hearth_warn(COMPONENT, "another instance owns a partition of "
                             "this batch; batch dropped");
@@ -765,9 +768,12 @@ static void run_batch(runner_t *r, batch_buf_t *b)
          */
         f->n_parts = 0;
         if (rc == 0) {
+                hearth_crash_at(HEARTH_CRASH_AFTER_REDIS_COMMIT);
                 if (b->n)
                         commit_offsets(r, b);
                 start_inflight(r, &out);
+                if (out.n > 0)
+                        hearth_crash_at(HEARTH_CRASH_AFTER_PRODUCE);
         }
         r->messages_in += b->n;
         hearth_out_list_clear(&out);
@@ -953,6 +959,7 @@ static void loop(runner_t *r)
                 if (advance_idle(r) > 0 || b.n > 0) {
                         double started = now_s();
 
+                        hearth_crash_at(HEARTH_CRASH_AFTER_POLL);
                         run_batch(r, &b);
                         hearth_observe_batch(r->observe, now_s() - started);
                         for (size_t i = 0; i < b.n; i++)
@@ -984,10 +991,16 @@ static void loop(runner_t *r)
 int main(int argc, char **argv)
 {
         runner_t r = {0};
+        char errstr[256];
         int rc = 0;
 
         if (parse_args(&r, argc, argv) != 0)
                 return 2;
+        if (hearth_crash_setup(errstr, sizeof(errstr)) != 0) {
+                fprintf(stderr, "hearth-engine: invalid HEARTH_CRASH_POINT: "
+                        "%s\n", errstr);
+                return 2;
+        }
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
         signal(SIGHUP, on_sighup);

@@ -10,7 +10,8 @@ pipeline must produce, without any hearth code:
                models, by the documented rules, after fusion: an alert on
                a household (an incident's alert counts for its household)
                that another model alerted on less than the fusion window
-               before or after goes out one priority higher, never above 1
+               before or after goes out one priority higher, never above 1;
+               with --key-file also its alert_id
 
 Usage: oracle.py counts SOURCE CSV
        oracle.py alerts SOURCE CSV [--short-hours 72 --short-threshold 2
@@ -19,12 +20,24 @@ Usage: oracle.py counts SOURCE CSV
                  --hotspot-min-sigma-x100 100 --hotspot-baseline-days 7
                  --hotspot-guard-days 2 --hotspot-day-offset-minutes 0
                  --hotspot-priority 3 --fusion-hours 720]
+                 [--key-file FILE --key-id k1]
+
+The alert id is the hex of the first 16 bytes of SHA-256 over model,
+subject, priority and trigger incident id, separated by NUL bytes. The
+subject of a repeat-calls alert is "a:" and the household's pseudonym:
+the key id, ":" and the unpadded base64url of the first 16 bytes of
+HMAC-SHA-256(key file contents without one trailing newline,
+"addr" NUL normalized address). A special-circumstances subject is "i:"
+and the incident id, a hotspot subject "d:" and the district.
 
 SOURCE is one of milwaukee, berkeley, orlando. The rules are restated here
 on purpose rather than read from the connector profiles.
 """
 import argparse
+import base64
 import csv
+import hashlib
+import hmac
 import json
 import re
 import sys
@@ -150,7 +163,8 @@ def repeat_calls(src, path, args):
         last_alert[(home, priority)] = t
         alerts.append({"model": "repeat_calls",
                        "trigger_incident_id": incident, "priority": priority,
-                       "count": n, "_t": t, "_home": home})
+                       "count": n, "_t": t, "_home": home,
+                       "subject": ("addr", home)})
     return alerts
 
 
@@ -170,7 +184,8 @@ def special_circumstances(src, path):
         alerts.append({"model": "special_circumstances",
                        "trigger_incident_id": incident, "priority": 1,
                        "count": 1, "_t": event_time_ms(src, row),
-                       "_home": household(src, row)})
+                       "_home": household(src, row),
+                       "subject": (None, "i:" + incident)})
     return alerts
 
 
@@ -258,8 +273,33 @@ def hotspot(src, path, args):
         alerted.add((area, day))
         alerts.append({"model": "hotspot", "trigger_incident_id": incident,
                        "priority": args.hotspot_priority,
-                       "count": per_day[day], "_t": t})
+                       "count": per_day[day], "_t": t,
+                       "subject": (None, area)})
     return alerts
+
+
+def subject_key(subject, key, key_id):
+    """Return the subject key of an alert, with an address replaced by the
+    household's pseudonym."""
+    kind, value = subject
+    if kind is None:
+        return value
+    mac = hmac.new(key, kind.encode() + b"\0" + value.encode(),
+                   hashlib.sha256).digest()
+    code = base64.urlsafe_b64encode(mac[:16]).rstrip(b"=").decode()
+    return "a:%s:%s" % (key_id, code)
+
+
+def alert_id(alert, subject):
+    text = "\0".join([alert["model"], subject, str(alert["priority"]),
+                      alert["trigger_incident_id"]])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def read_key(path):
+    with open(path, "rb") as f:
+        key = f.read()
+    return key[:-1] if key.endswith(b"\n") else key
 
 
 def main():
@@ -280,15 +320,23 @@ def main():
     parser.add_argument("--hotspot-day-offset-minutes", type=int, default=0)
     parser.add_argument("--hotspot-priority", type=int, default=3)
     parser.add_argument("--fusion-hours", type=int, default=720)
+    parser.add_argument("--key-file")
+    parser.add_argument("--key-id", default="k1")
     args = parser.parse_args()
     src = SOURCES[args.source]
     if args.mode == "counts":
         json.dump(counts(src, args.csv), sys.stdout)
         print()
     else:
+        key = read_key(args.key_file) if args.key_file else None
         for alert in fuse(repeat_calls(src, args.csv, args)
                           + special_circumstances(src, args.csv)
                           + hotspot(src, args.csv, args), args.fusion_hours):
+            # The subject stays out of the output because it may be an address.
+            subject = alert.pop("subject")
+            if key is not None:
+                alert["alert_id"] = alert_id(
+                    alert, subject_key(subject, key, args.key_id))
             print(json.dumps(alert))
 
 
