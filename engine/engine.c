@@ -54,8 +54,11 @@ typedef struct partition_progress {
         size_t n_sources, cap_sources;
         bool sources_changed;
         /* Incidents stage: per person partition, the time this partition
-         * had reached when it last sent a copy or heartbeat there. */
+         * had reached when it last sent a copy or heartbeat there, or
+         * INT64_MIN when it never sent a copy there. Kept in the progress
+         * hash as fields "to:<person partition>". */
         int64_t *told;
+        bool told_changed;
 } partition_progress_t;
 
 /*
@@ -1005,6 +1008,26 @@ static void load_sources(hearth_engine_t *e, partition_progress_t *p)
                 p->max_event_time = least_source_time(p);
 }
 
+/* Reads the "to:<person partition>" fields of the progress hash. */
+static void load_told(hearth_engine_t *e, partition_progress_t *p)
+{
+        const char *field, *value;
+
+        for (int32_t k = 0; k < e->person_partitions; k++)
+                p->told[k] = INT64_MIN;
+        p->told_changed = false;
+        for (size_t i = 0;
+             hearth_hash_field_at(e->batch, p->key, i, &field, &value); i++) {
+                long k;
+
+                if (strncmp(field, "to:", 3) != 0)
+                        continue;
+                k = strtol(field + 3, NULL, 10);
+                if (k >= 0 && k < e->person_partitions)
+                        p->told[k] = strtoll(value, NULL, 10);
+        }
+}
+
 static void load_progress(hearth_engine_t *e, partition_progress_t *p)
 {
         const char *v = hearth_hash_get(e->batch, p->key, "offset");
@@ -1014,6 +1037,8 @@ static void load_progress(hearth_engine_t *e, partition_progress_t *p)
         p->max_event_time = v ? strtoll(v, NULL, 10) : INT64_MIN;
         if (hearth_config_persons_stage(e->cfg))
                 load_sources(e, p);
+        else if (p->told)
+                load_told(e, p);
 }
 
 /*
@@ -1120,6 +1145,7 @@ static void repartition(hearth_engine_t *e, const hearth_event_t *ev)
 
                         p->out.msgs[p->out.n - 1].partition = target;
                         p->told[target] = p->max_event_time;
+                        p->told_changed = true;
                 }
                 free(buf);
         }
@@ -1148,14 +1174,18 @@ static void heartbeats(hearth_engine_t *e, int32_t partition)
         beat.event_time_ms = p->max_event_time;
         len = hearth__v1__incident_event__pack(&beat, buf);
         for (int32_t k = 0; k < e->person_partitions; k++) {
-                if (p->max_event_time - p->told[k] <
-                    e->cfg->person_heartbeat_ms)
+                /* A person partition that never got a copy from here does
+                 * not wait for this partition. */
+                if (p->told[k] == INT64_MIN ||
+                    p->max_event_time - p->told[k] <
+                            e->cfg->person_heartbeat_ms)
                         continue;
                 out_add(&p->out, e->cfg->persons_topic, "", buf, len,
                         partition);
                 p->out.msgs[p->out.n - 1].partition = k;
                 p->out.msgs[p->out.n - 1].event_time_ms = p->max_event_time;
                 p->told[k] = p->max_event_time;
+                p->told_changed = true;
         }
 }
 
@@ -1165,8 +1195,11 @@ void hearth_engine_set_person_partitions(hearth_engine_t *e, int32_t n)
         for (int i = 0; i < HEARTH_MAX_PARTITIONS; i++) {
                 free(e->parts[i].told);
                 e->parts[i].told = NULL;
-                if (n > 0)
-                        e->parts[i].told = calloc((size_t)n, sizeof(int64_t));
+                if (n <= 0)
+                        continue;
+                e->parts[i].told = malloc((size_t)n * sizeof(int64_t));
+                for (int32_t k = 0; k < n; k++)
+                        e->parts[i].told[k] = INT64_MIN;
         }
 }
 
@@ -1311,6 +1344,18 @@ static void queue_progress(hearth_engine_t *e)
                         hearth_hash_set(e->batch, p->key, field, value, ttl);
                 }
                 p->sources_changed = false;
+                for (int32_t k = 0; p->told_changed &&
+                                    k < e->person_partitions; k++) {
+                        char field[24];
+
+                        if (p->told[k] == INT64_MIN)
+                                continue;
+                        snprintf(field, sizeof(field), "to:%d", k);
+                        snprintf(value, sizeof(value), "%" PRId64,
+                                 p->told[k]);
+                        hearth_hash_set(e->batch, p->key, field, value, ttl);
+                }
+                p->told_changed = false;
                 for (size_t k = 0; k < p->out.n; k++) {
                         size_t len;
                         unsigned char *env = envelope_encode(
