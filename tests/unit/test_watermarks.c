@@ -756,6 +756,63 @@ START_TEST(ov_call_before_order)
 }
 END_TEST
 
+/* Sends one event of PERSON and returns the trigger of its one order
+ * alert, or "" when it raised none. */
+static const char *order_alert_trigger(person_event_t spec)
+{
+        static char trigger[64];
+        Hearth__V1__Alert *alert;
+
+        queue_person_event(spec);
+        alert = one_alert(OV);
+        snprintf(trigger, sizeof(trigger), "%s",
+                 alert ? alert->trigger_incident_id : "");
+        if (alert)
+                harness_free_alerts(&alert, 1);
+        return trigger;
+}
+
+/* Sends order O1 (day 0) and then calls C1 (day 10) and C2 (day 50), each
+ * of which alerts. */
+static void send_order_and_two_calls(void)
+{
+        ck_assert_str_eq(order_alert_trigger((person_event_t){
+                             "O1", 0, ORDER_ISSUED, 0, "990100"}),
+                         "");
+        ck_assert_str_eq(order_alert_trigger((person_event_t){
+                             "C1", 10, CALL, 0, "990100"}),
+                         "C1");
+        ck_assert_str_eq(order_alert_trigger((person_event_t){
+                             "C2", 50, CALL, 0, "990100"}),
+                         "C2");
+}
+
+START_TEST(ov_extension_skips_covered_calls)
+{
+        send_order_and_two_calls();
+        /* C3 comes after the first order ended (day 180): no alert yet. */
+        ck_assert_str_eq(order_alert_trigger((person_event_t){
+                             "C3", 200, CALL, 1, "990100"}),
+                         "");
+        /* The second order runs to day 240, so C3 breaks it. C1 and C2
+         * were checked against the first order already. */
+        ck_assert_str_eq(order_alert_trigger((person_event_t){
+                             "O2", 60, ORDER_ISSUED, 0, "990100"}),
+                         "C3");
+}
+END_TEST
+
+START_TEST(ov_extension_no_repeat_alert)
+{
+        send_order_and_two_calls();
+        /* C1 and C2 alerted under the first order, so the extension does
+         * not alert on them again. */
+        ck_assert_str_eq(order_alert_trigger((person_event_t){
+                             "O2", 60, ORDER_ISSUED, 0, "990100"}),
+                         "");
+}
+END_TEST
+
 /* ---- invalid heartbeats ---- */
 
 /* Asserts that output message i is a dead letter of the input offset. */
@@ -850,6 +907,8 @@ Suite *hearth_test_watermarks_suite(void)
         tcase_add_test(order, ro_warning_after_incident);
         tcase_add_test(order, ro_late_warning_alerts_once);
         tcase_add_test(order, ov_call_before_order);
+        tcase_add_test(order, ov_extension_skips_covered_calls);
+        tcase_add_test(order, ov_extension_no_repeat_alert);
         suite_add_tcase(s, order);
 
         tcase_add_test(invalid, invalid_heartbeats_dead_lettered);
