@@ -217,17 +217,20 @@ static void find_first(void *ctx, const char *member, int64_t score)
  * active (the persons stage gets a person's events from several input
  * partitions, not always in time order): the first of them triggers, as it
  * would have in time order. Its region codes are taken from the order.
+ * Calls up to covered, the end of the order this one extends, were
+ * checked against that order already, so they are skipped.
  */
 static void check_earlier_calls(order_violation_t *m, hearth_batch_t *b,
                                 const char *key, const char *calls,
-                                const hearth_event_t *e, hearth_emit_fn emit,
-                                void *emit_ctx)
+                                int64_t covered, const hearth_event_t *e,
+                                hearth_emit_fn emit, void *emit_ctx)
 {
         first_call_t f = {.skip = e->msg->incident_id};
         Hearth__V1__IncidentEvent msg = *e->msg;
         hearth_event_t trigger = *e;
+        int64_t from = get_time(b, key, "from");
 
-        hearth_zset_range(b, calls, get_time(b, key, "from"),
+        hearth_zset_range(b, calls, covered > from ? covered : from,
                           get_time(b, key, "until"), find_first, &f);
         if (!f.id)
                 return;
@@ -253,9 +256,11 @@ static void ov_apply(void *self, hearth_batch_t *b, const hearth_event_t *e,
         calls_key(e, b, calls);
         if (msg->event_type ==
             HEARTH__V1__EVENT_TYPE__PROTECTION_ORDER_ISSUED) {
+                int64_t covered = get_time(b, key, "until");
+
                 if (issue(m, b, key, e, emit_ctx) && !e->late)
-                        check_earlier_calls(m, b, key, calls, e, emit,
-                                            emit_ctx);
+                        check_earlier_calls(m, b, key, calls, covered, e,
+                                            emit, emit_ctx);
                 return;
         }
         if (msg->event_type == HEARTH__V1__EVENT_TYPE__CALL_RECEIVED) {

@@ -178,6 +178,23 @@ static void add_party(Hearth__V1__Party *parties, size_t *n,
         (*n)++;
 }
 
+/* Packs ev as the next offset of partition and queues it. */
+static int64_t queue_packed(int32_t partition,
+                            const Hearth__V1__IncidentEvent *ev)
+{
+        hearth_input_msg_t *msg;
+        unsigned char *buf;
+
+        ck_assert_uint_lt(n_queued, MAX_QUEUED);
+        msg = &queued[n_queued++];
+        buf = malloc(hearth__v1__incident_event__get_packed_size(ev) + 1);
+        msg->partition = partition;
+        msg->offset = next_offset[partition]++;
+        msg->len = hearth__v1__incident_event__pack(ev, buf);
+        msg->payload = buf;
+        return msg->offset;
+}
+
 int64_t harness_queue(harness_event_t spec)
 {
         Hearth__V1__IncidentEvent ev = HEARTH__V1__INCIDENT_EVENT__INIT;
@@ -185,11 +202,8 @@ int64_t harness_queue(harness_event_t spec)
         Hearth__V1__Source source = HEARTH__V1__SOURCE__INIT;
         Hearth__V1__Party parties[MAX_PARTIES];
         Hearth__V1__Party *party_ptrs[MAX_PARTIES];
-        hearth_input_msg_t *msg;
-        unsigned char *buf;
         size_t n_parties = 0;
 
-        ck_assert_uint_lt(n_queued, MAX_QUEUED);
         ck_assert_int_ge(spec.partition, 0);
         ck_assert_int_lt(spec.partition, HARNESS_MAX_PARTITIONS);
         ev.incident_id = (char *)spec.id;
@@ -198,7 +212,7 @@ int64_t harness_queue(harness_event_t spec)
         ev.event_time_ms = spec.time_ms;
         ev.province_code = "990000";
         ev.city_code = (char *)(spec.city ? spec.city : "");
-        ev.district_code = "990101";
+        ev.district_code = (char *)(spec.district ? spec.district : "990101");
         ev.address_key = (char *)(spec.address ? spec.address : "");
         ev.is_domestic = !spec.not_domestic;
         ev.disposition = spec.disposition;
@@ -224,13 +238,23 @@ int64_t harness_queue(harness_event_t spec)
         ev.parties = party_ptrs;
         ev.n_parties = n_parties;
 
-        msg = &queued[n_queued++];
-        buf = malloc(hearth__v1__incident_event__get_packed_size(&ev) + 1);
-        msg->partition = spec.partition;
-        msg->offset = next_offset[spec.partition]++;
-        msg->len = hearth__v1__incident_event__pack(&ev, buf);
-        msg->payload = buf;
-        return msg->offset;
+        ev.route_source_partition = spec.source_partition;
+        ev.route_source_time_ms = spec.source_time_ms;
+        ev.route_late = spec.late;
+        return queue_packed(spec.partition, &ev);
+}
+
+int64_t harness_queue_heartbeat(int32_t partition, int32_t source,
+                                int64_t time_ms)
+{
+        Hearth__V1__IncidentEvent ev = HEARTH__V1__INCIDENT_EVENT__INIT;
+
+        ck_assert_int_ge(partition, 0);
+        ck_assert_int_lt(partition, HARNESS_MAX_PARTITIONS);
+        ev.route_source_partition = source;
+        ev.route_source_time_ms = time_ms;
+        ev.event_time_ms = time_ms;
+        return queue_packed(partition, &ev);
 }
 
 void harness_set_offset(int32_t partition, int64_t offset)
@@ -284,4 +308,14 @@ void harness_free_alerts(Hearth__V1__Alert **alerts, size_t n)
 {
         for (size_t i = 0; i < n; i++)
                 hearth__v1__alert__free_unpacked(alerts[i], NULL);
+}
+
+const char *harness_decimal(int64_t v)
+{
+        static char text[4][32];
+        static int next;
+
+        next = (next + 1) % 4;
+        snprintf(text[next], sizeof(text[next]), "%lld", (long long)v);
+        return text[next];
 }

@@ -39,6 +39,7 @@ typedef struct harness_event {
         Hearth__V1__Disposition disposition;
         const char *address; /* address key; NULL for none */
         const char *city;    /* city code; NULL for none */
+        const char *district; /* district code; NULL for 990101 */
         bool not_domestic;
         const char *route; /* route_key; NULL for none */
         /* Person keys of the parties; NULL adds no party of that role. */
@@ -48,6 +49,11 @@ typedef struct harness_event {
         const char *caller;
         const char *profile; /* source.profile; NULL for none */
         int32_t partition;   /* below HARNESS_MAX_PARTITIONS */
+        /* Person-topic stamp: route_source_partition, route_source_time_ms
+         * and route_late. A zero source_time_ms leaves it unstamped. */
+        int32_t source_partition;
+        int64_t source_time_ms;
+        bool late;
 } harness_event_t;
 
 /* Returns a TCase whose tests run against the shared redis-server. */
@@ -81,6 +87,14 @@ void harness_set_flags(Hearth__V1__RiskFlags *risk, const char *list);
  */
 int64_t harness_queue(harness_event_t spec);
 
+/*
+ * Queues a person-topic heartbeat on partition: an IncidentEvent with only
+ * route_source_partition = source, route_source_time_ms = time_ms and
+ * event_time_ms = time_ms set. Returns its offset.
+ */
+int64_t harness_queue_heartbeat(int32_t partition, int32_t source,
+                                int64_t time_ms);
+
 /* Sets the offset the next queued event of partition gets. */
 void harness_set_offset(int32_t partition, int64_t offset);
 
@@ -101,6 +115,9 @@ size_t harness_collect_alerts(const char *model, Hearth__V1__Alert **alerts,
                               char (*topics)[64], size_t max);
 
 void harness_free_alerts(Hearth__V1__Alert **alerts, size_t n);
+
+/* Returns v as decimal text in one of 4 rotating static buffers. */
+const char *harness_decimal(int64_t v);
 
 #define ck_assert_has(text, part)                                              \
         ck_assert_msg(strstr((text), (part)) != NULL, "\"%s\" lacks \"%s\"",   \
