@@ -530,6 +530,11 @@ static const char *invalid_reason(const Hearth__V1__IncidentEvent *ev,
                                        ev->route_source_partition < -1
                                ? "invalid_heartbeat"
                                : NULL;
+        /* A bogus source time would move the persons stage's watermark. */
+        if (persons && (ev->route_source_time_ms < 0 ||
+                        ev->route_source_time_ms > MAX_EVENT_TIME_MS ||
+                        ev->route_source_partition < -1))
+                return "invalid_route_source";
         if (!ev->incident_id || !*ev->incident_id)
                 return "missing_incident_id";
         if (strlen(ev->incident_id) > MAX_ID_BYTES)

@@ -205,22 +205,20 @@ START_TEST(copies_carry_source_stamp)
 }
 END_TEST
 
-START_TEST(first_batch_beats_idle_partitions)
+/* A person partition waits only for input partitions that copied to it. */
+START_TEST(first_batch_sends_no_heartbeat)
 {
         Hearth__V1__IncidentEvent *ev;
 
         start_with_partitions();
         QUEUE(.id = "A", .time_ms = T0, .partition = 2, .suspect = PERSON);
         harness_process();
-        ck_assert_uint_eq(harness_out.n, 4);
+        ck_assert_uint_eq(harness_out.n, 1);
+        ck_assert_uint_eq(count_heartbeats(), 0);
         ev = decode(&harness_out.msgs[0]);
         ck_assert_str_eq(ev->incident_id, "A");
         ck_assert_int_eq(harness_out.msgs[0].partition, PERSON_PARTITION);
         free_event(ev);
-        /* Ties in event time keep their order: partitions ascending. */
-        assert_heartbeat(&harness_out.msgs[1], 2, 0, T0);
-        assert_heartbeat(&harness_out.msgs[2], 2, 1, T0);
-        assert_heartbeat(&harness_out.msgs[3], 2, 2, T0);
         ck_assert_uint_eq(hearth_engine_stats(harness_engine)->events, 1);
 }
 END_TEST
@@ -238,27 +236,23 @@ START_TEST(heartbeat_waits_for_interval)
         Hearth__V1__IncidentEvent *ev;
 
         start_with_partitions();
-        ck_assert_uint_eq(send_on_one("A", T0, PERSON), 4);
-
-        /* The partition moved less than engine.person_heartbeat_ms. */
-        ck_assert_uint_eq(send_on_one("B", T0 + HOUR_MS - 1, PERSON), 1);
+        ck_assert_uint_eq(send_on_one("A", T0, PERSON), 1);
+        ck_assert_uint_eq(send_on_one("B", T0 + 30 * MINUTE_MS, VICTIM), 1);
+        /* A copy restarts its partition's wait: no heartbeat to it. */
+        ck_assert_uint_eq(send_on_one("C", T0 + HOUR_MS, PERSON), 1);
         ck_assert_uint_eq(count_heartbeats(), 0);
-
-        ck_assert_uint_eq(send_on_one("C", T0 + HOUR_MS, PERSON), 4);
-        assert_heartbeat(&harness_out.msgs[1], 1, 0, T0 + HOUR_MS);
-        assert_heartbeat(&harness_out.msgs[2], 1, 1, T0 + HOUR_MS);
-        assert_heartbeat(&harness_out.msgs[3], 1, 2, T0 + HOUR_MS);
-
-        /* A copy to VICTIM's partition restarts that partition's wait. */
+        /* VICTIM's partition got nothing for one hour less 1 ms. */
         ck_assert_uint_eq(
-            send_on_one("D", T0 + 90 * MINUTE_MS, VICTIM), 1);
-        ck_assert_uint_eq(send_on_one("E", T0 + 2 * HOUR_MS, PERSON), 3);
-        assert_heartbeat(&harness_out.msgs[1], 1, 0, T0 + 2 * HOUR_MS);
-        assert_heartbeat(&harness_out.msgs[2], 1, 2, T0 + 2 * HOUR_MS);
+            send_on_one("D", T0 + 90 * MINUTE_MS - 1, PERSON), 1);
+        ck_assert_uint_eq(send_on_one("E", T0 + 90 * MINUTE_MS, PERSON), 2);
+        assert_heartbeat(&harness_out.msgs[1], 1, VICTIM_PARTITION,
+                         T0 + 90 * MINUTE_MS);
+        /* The heartbeat restarts the wait as a copy does. */
+        ck_assert_uint_eq(send_on_one("F", T0 + 2 * HOUR_MS, PERSON), 1);
 
         /* A late event leaves the partition's time where it was. */
-        ck_assert_uint_eq(send_on_one("F", T0 + 4 * HOUR_MS, PERSON), 4);
-        ck_assert_uint_eq(send_on_one("G", T0, PERSON), 1);
+        ck_assert_uint_eq(send_on_one("G", T0 + 4 * HOUR_MS, PERSON), 2);
+        ck_assert_uint_eq(send_on_one("H", T0, PERSON), 1);
         ev = decode(&harness_out.msgs[0]);
         ck_assert_int_eq(ev->route_source_time_ms, T0 + 4 * HOUR_MS);
         ck_assert(ev->route_late);
@@ -270,10 +264,11 @@ START_TEST(heartbeat_interval_option)
 {
         harness_set_option("engine.person_heartbeat_ms=60000");
         start_with_partitions();
-        ck_assert_uint_eq(send_on_one("A", T0, PERSON), 4);
-        ck_assert_uint_eq(send_on_one("B", T0 + MINUTE_MS - 1, PERSON), 1);
-        ck_assert_uint_eq(send_on_one("C", T0 + MINUTE_MS, PERSON), 4);
-        assert_heartbeat(&harness_out.msgs[3], 1, 2, T0 + MINUTE_MS);
+        ck_assert_uint_eq(send_on_one("A", T0, PERSON), 1);
+        ck_assert_uint_eq(send_on_one("B", T0 + MINUTE_MS - 1, VICTIM), 1);
+        ck_assert_uint_eq(send_on_one("C", T0 + MINUTE_MS, VICTIM), 2);
+        assert_heartbeat(&harness_out.msgs[1], 1, PERSON_PARTITION,
+                         T0 + MINUTE_MS);
 }
 END_TEST
 
@@ -286,30 +281,31 @@ START_TEST(copies_and_beats_sorted)
                 int64_t time_ms;
                 bool copy;
         } expected[] = {
-            {1, PERSON_PARTITION, T0 + HOUR_MS, true},
-            {1, 0, T0 + HOUR_MS, false},
-            {1, 1, T0 + HOUR_MS, false},
-            {1, 2, T0 + HOUR_MS, false},
-            {0, PERSON_PARTITION, T0 + 2 * HOUR_MS, true},
-            {0, 0, T0 + 2 * HOUR_MS, false},
-            {0, 1, T0 + 2 * HOUR_MS, false},
-            {0, 2, T0 + 2 * HOUR_MS, false},
-            {2, VICTIM_PARTITION, T0 + 2 * HOUR_MS, true},
-            {2, 0, T0 + 2 * HOUR_MS, false},
-            {2, 2, T0 + 2 * HOUR_MS, false},
-            {2, 3, T0 + 2 * HOUR_MS, false},
+            {1, VICTIM_PARTITION, T0 + HOUR_MS, true},
+            {1, PERSON_PARTITION, T0 + HOUR_MS, false},
+            {0, VICTIM_PARTITION, T0 + 2 * HOUR_MS, true},
+            {0, PERSON_PARTITION, T0 + 2 * HOUR_MS, false},
+            {2, PERSON_PARTITION, T0 + 2 * HOUR_MS, true},
+            {2, VICTIM_PARTITION, T0 + 2 * HOUR_MS, false},
         };
 
         start_with_partitions();
-        QUEUE(.id = "A", .time_ms = T0 + 2 * HOUR_MS, .partition = 0,
-              .suspect = PERSON);
-        QUEUE(.id = "B", .time_ms = T0 + HOUR_MS, .partition = 1,
-              .suspect = PERSON);
-        QUEUE(.id = "C", .time_ms = T0 + 2 * HOUR_MS, .partition = 2,
-              .suspect = VICTIM);
+        /* First batch: each input partition copies to one person
+         * partition, which from then on waits for it. */
+        QUEUE(.id = "A", .time_ms = T0, .partition = 0, .suspect = PERSON);
+        QUEUE(.id = "B", .time_ms = T0, .partition = 1, .suspect = PERSON);
+        QUEUE(.id = "C", .time_ms = T0, .partition = 2, .suspect = VICTIM);
         harness_process();
-        ck_assert_uint_eq(harness_out.n, 12);
-        for (size_t i = 0; i < 12; i++) {
+        ck_assert_uint_eq(harness_out.n, 3);
+        QUEUE(.id = "D", .time_ms = T0 + 2 * HOUR_MS, .partition = 0,
+              .suspect = VICTIM);
+        QUEUE(.id = "E", .time_ms = T0 + HOUR_MS, .partition = 1,
+              .suspect = VICTIM);
+        QUEUE(.id = "F", .time_ms = T0 + 2 * HOUR_MS, .partition = 2,
+              .suspect = PERSON);
+        harness_process();
+        ck_assert_uint_eq(harness_out.n, 6);
+        for (size_t i = 0; i < 6; i++) {
                 const hearth_out_msg_t *m = &harness_out.msgs[i];
 
                 if (!expected[i].copy) {
@@ -390,7 +386,7 @@ static size_t find_same(const hearth_out_list_t *list,
 START_TEST(outbox_keeps_partitions)
 {
         hearth_out_list_t box = {0};
-        size_t n_alerts = 0, n_to_zero = 0;
+        size_t n_alerts = 0, n_chosen = 0;
 
         start_with_partitions();
         QUEUE(.id = "A", .time_ms = T0, .suspect = PERSON, .victim = VICTIM,
@@ -408,7 +404,7 @@ START_TEST(outbox_keeps_partitions)
                               "%s partition %d missing from the outbox",
                               m->topic, m->partition);
                 n_alerts += strncmp(m->topic, "hearth.alerts.p", 15) == 0;
-                n_to_zero += m->partition == 0;
+                n_chosen += m->partition >= 0;
         }
         for (size_t i = 0; i < box.n; i++) {
                 bool alert =
@@ -420,10 +416,10 @@ START_TEST(outbox_keeps_partitions)
                 else
                         ck_assert_int_ge(box.msgs[i].partition, 0);
         }
-        /* Two copies, heartbeats to partitions 0 and 2, and the alert. */
+        /* Two copies, each to its chosen partition, and the alert. */
         ck_assert_uint_eq(n_alerts, 1);
-        ck_assert_uint_eq(n_to_zero, 1);
-        ck_assert_uint_eq(harness_out.n, 5);
+        ck_assert_uint_eq(n_chosen, 2);
+        ck_assert_uint_eq(harness_out.n, 3);
         hearth_out_list_clear(&box);
         free(box.msgs);
 }
@@ -835,6 +831,25 @@ static void assert_dead_letter(size_t i, const char *reason, int64_t offset)
         json_decref(doc);
 }
 
+/* A copy whose source stamp is out of range must not move the watermark. */
+START_TEST(invalid_copy_stamp_dead_lettered)
+{
+        QUEUE(.id = "A", .time_ms = T0, .route = PERSON, .suspect = PERSON,
+              .source_partition = 0, .source_time_ms = YEAR_2100 + 1);
+        QUEUE(.id = "B", .time_ms = T0, .route = PERSON, .suspect = PERSON,
+              .source_partition = -2, .source_time_ms = T0);
+        QUEUE(.id = "C", .time_ms = T0, .route = PERSON, .suspect = PERSON,
+              .source_partition = 1, .source_time_ms = T0);
+        harness_process();
+        ck_assert_uint_eq(harness_out.n, 2);
+        assert_dead_letter(0, "invalid_route_source", 0);
+        assert_dead_letter(1, "invalid_route_source", 1);
+        ck_assert_uint_eq(hearth_engine_stats(harness_engine)->events, 1);
+        ck_assert_str_eq(progress_field("src:0"), "");
+        ck_assert_str_eq(progress_field("src:1"), harness_decimal(T0));
+}
+END_TEST
+
 START_TEST(invalid_heartbeats_dead_lettered)
 {
         harness_queue_heartbeat(0, 0, YEAR_2100 + 1);
@@ -883,7 +898,7 @@ Suite *hearth_test_watermarks_suite(void)
 
         tcase_add_test(copies, person_partition_is_fnv1a);
         tcase_add_test(copies, copies_carry_source_stamp);
-        tcase_add_test(copies, first_batch_beats_idle_partitions);
+        tcase_add_test(copies, first_batch_sends_no_heartbeat);
         tcase_add_test(copies, heartbeat_waits_for_interval);
         tcase_add_test(copies, heartbeat_interval_option);
         tcase_add_test(copies, copies_and_beats_sorted);
@@ -912,6 +927,7 @@ Suite *hearth_test_watermarks_suite(void)
         suite_add_tcase(s, order);
 
         tcase_add_test(invalid, invalid_heartbeats_dead_lettered);
+        tcase_add_test(invalid, invalid_copy_stamp_dead_lettered);
         suite_add_tcase(s, invalid);
         return s;
 }
