@@ -18,7 +18,11 @@ PKGS := rdkafka hiredis libprotobuf-c jansson check libcrypto
 OPT ?= -O2
 SAN ?=
 
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# The libraries' headers count as system headers (-isystem), so -Werror
+# applies to hearth's code only. librdkafka 2.12.1's rdkafka.h, for one,
+# fails -Wignored-qualifiers when it lies outside /usr/include.
+PKG_CFLAGS = $(patsubst -I%,-isystem %,\
+                 $(shell pkg-config --cflags $(PKGS) 2>/dev/null))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS += -std=c11 -D_GNU_SOURCE -g $(OPT) $(SAN) -Wall -Wextra -Werror \
@@ -130,7 +134,9 @@ valgrind: $(TEST_BIN)
 # into the cache, because SCRAM logins to Kafka 4 need librdkafka 2.6.1 or
 # newer (deploy/README.md). The rpath lets the programs find the library
 # without LD_LIBRARY_PATH. RDKAFKA212 is expanded after librdkafka212 has
-# run, when the folder exists for realpath.
+# run, when the folder exists for realpath. PKG_CONFIG_PATH goes into the
+# environment because GNU make 4.3 does not pass command-line variables to
+# $(shell pkg-config ...).
 RDKAFKA212_BUILD := build-rdkafka212
 RDKAFKA212 = $(realpath $(or $(HEARTH_CACHE_DIR),.cache))/librdkafka-2.12.1
 
@@ -138,9 +144,8 @@ librdkafka212:
 	bash deploy/librdkafka/build.sh
 
 rdkafka212: librdkafka212
-	$(MAKE) BUILD=$(RDKAFKA212_BUILD) \
-		PKG_CONFIG_PATH=$(RDKAFKA212)/lib/pkgconfig \
-		LDFLAGS=-Wl,-rpath,$(RDKAFKA212)/lib all
+	PKG_CONFIG_PATH=$(RDKAFKA212)/lib/pkgconfig $(MAKE) \
+		BUILD=$(RDKAFKA212_BUILD) LDFLAGS=-Wl,-rpath,$(RDKAFKA212)/lib all
 
 test-rdkafka212: rdkafka212
 	$(RDKAFKA212_BUILD)/tests/unit-tests
