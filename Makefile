@@ -11,6 +11,8 @@
 #   make valgrind   run the unit tests under valgrind's leak check
 #   make fuzz       run the libFuzzer targets (tests/fuzz/README.md)
 #   make format     apply .clang-format to the C sources
+#   make rdkafka212 build against librdkafka 2.12.1 into build-rdkafka212
+#   make test-rdkafka212  the same, then run its unit tests
 
 BUILD ?= build
 CC ?= gcc
@@ -18,7 +20,11 @@ PKGS := rdkafka hiredis libprotobuf-c jansson check libcrypto
 OPT ?= -O2
 SAN ?=
 
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# The libraries' headers count as system headers (-isystem), so -Werror
+# applies to hearth's code only. librdkafka 2.12.1's rdkafka.h, for one,
+# fails -Wignored-qualifiers when it lies outside /usr/include.
+PKG_CFLAGS = $(patsubst -I%,-isystem %,\
+                 $(shell pkg-config --cflags $(PKGS) 2>/dev/null))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS += -std=c11 -D_GNU_SOURCE -g $(OPT) $(SAN) -Wall -Wextra -Werror \
@@ -47,7 +53,7 @@ TEST_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SRC) tests/unit/runner.c \
 TEST_BIN := $(BUILD)/tests/unit-tests
 
 .PHONY: all deps test test-unit test-integration demo bench asan format docs \
-        valgrind test-faults \
+        valgrind test-faults rdkafka212 test-rdkafka212 librdkafka212 \
         services-up services-down clean fuzz
 .SECONDARY: $(GEN_C) $(GEN_H)
 
@@ -130,6 +136,26 @@ valgrind: $(TEST_BIN)
 	CK_FORK=no valgrind --leak-check=full --errors-for-leak-kinds=definite \
 		--error-exitcode=3 $(TEST_BIN)
 
+# hearth against librdkafka 2.12.1, which deploy/librdkafka/build.sh builds
+# into the cache, because SCRAM logins to Kafka 4 need librdkafka 2.6.1 or
+# newer (deploy/README.md). The rpath lets the programs find the library
+# without LD_LIBRARY_PATH. RDKAFKA212 is expanded after librdkafka212 has
+# run, when the folder exists for realpath. PKG_CONFIG_PATH goes into the
+# environment because GNU make 4.3 does not pass command-line variables to
+# $(shell pkg-config ...).
+RDKAFKA212_BUILD := build-rdkafka212
+RDKAFKA212 = $(realpath $(or $(HEARTH_CACHE_DIR),.cache))/librdkafka-2.12.1
+
+librdkafka212:
+	bash deploy/librdkafka/build.sh
+
+rdkafka212: librdkafka212
+	PKG_CONFIG_PATH=$(RDKAFKA212)/lib/pkgconfig $(MAKE) \
+		BUILD=$(RDKAFKA212_BUILD) LDFLAGS=-Wl,-rpath,$(RDKAFKA212)/lib all
+
+test-rdkafka212: rdkafka212
+	$(RDKAFKA212_BUILD)/tests/unit-tests
+
 services-up:
 	bash deploy/local/services.sh up
 
@@ -144,7 +170,7 @@ format:
 		           bench/*.h tests/unit/*.h)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan $(RDKAFKA212_BUILD)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 

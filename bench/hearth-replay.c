@@ -406,7 +406,8 @@ static void wait_until(replay_t *r, int64_t deadline_ns)
         struct timespec ts;
         int64_t now, wake;
 
-        while (!stop_requested && (now = mono_ns()) < deadline_ns) {
+        while (!stop_requested && !hearth_kafka_failure() &&
+               (now = mono_ns()) < deadline_ns) {
                 wake = deadline_ns - now > POLL_SLICE_NS ? now + POLL_SLICE_NS
                                                          : deadline_ns;
                 ts.tv_sec = wake / 1000000000;
@@ -473,7 +474,8 @@ static void send_events(replay_t *r)
         start_ns = mono_ns();
         r->send.started = (double)start_ns / 1e9;
         r->last_progress = r->send.started;
-        for (size_t i = 0; i < r->events.n && !stop_requested; i++) {
+        for (size_t i = 0; i < r->events.n && !stop_requested &&
+                           !hearth_kafka_failure(); i++) {
                 e = &r->events.events[i];
                 deadline_ns = start_ns + hearth_pacing_next(&pacing,
                                                             e->event_time_ms);

@@ -13,6 +13,7 @@
 
 #define COMPONENT "sender"
 #define QUEUE_FULL_WAIT_MS 100
+#define FLUSH_SLICE_MS 500
 
 struct hearth_sender {
         hearth_sender_conf_t conf;
@@ -105,6 +106,13 @@ static int produce(hearth_sender_t *s, rd_kafka_topic_t *topic,
                    void *payload, size_t len, const char *key, int is_dlq)
 {
         for (;;) {
+                /* After a failed login nothing can be delivered, and the
+                 * failure was logged once. */
+                if (hearth_kafka_failure()) {
+                        free(payload);
+                        s->stats.failed++;
+                        return -1;
+                }
                 if (rd_kafka_produce(topic, RD_KAFKA_PARTITION_UA,
                                      RD_KAFKA_MSG_F_FREE, payload, len, key,
                                      key ? strlen(key) : 0,
@@ -149,8 +157,25 @@ int hearth_sender_finish(hearth_sender_t *s)
 {
         const hearth_sender_stats_t *st = &s->stats;
         uint64_t expected, delivered;
+        int waited_ms = 0;
 
-        rd_kafka_flush(s->rk, s->conf.flush_timeout_ms);
+        /* Flushes in slices, so that an authentication failure, which
+         * librdkafka does not count as a delivery failure, ends the wait. */
+        while (rd_kafka_outq_len(s->rk) > 0 && !hearth_kafka_failure() &&
+               waited_ms < s->conf.flush_timeout_ms) {
+                int slice_ms = s->conf.flush_timeout_ms - waited_ms;
+
+                if (slice_ms > FLUSH_SLICE_MS)
+                        slice_ms = FLUSH_SLICE_MS;
+                rd_kafka_flush(s->rk, slice_ms);
+                waited_ms += slice_ms;
+        }
+        if (hearth_kafka_failure()) {
+                hearth_error(COMPONENT, "%d queued messages were not "
+                             "delivered because of the Kafka failure above",
+                             rd_kafka_outq_len(s->rk));
+                return -1;
+        }
         if (rd_kafka_outq_len(s->rk) > 0) {
                 hearth_error(COMPONENT, "%d messages not delivered within "
                              "%d ms; is the broker at %s reachable?",

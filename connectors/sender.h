@@ -7,6 +7,10 @@
  * hearth_sender_finish() tells whether every message sent was
  * acknowledged.
  *
+ * After an authentication failure or a fatal Kafka error (see
+ * hearth_kafka_failure()), the send functions drop their messages and
+ * count them as failed, and hearth_sender_finish() stops waiting.
+ *
  * Threads: one thread calls every function; delivery reports run inside
  * hearth_sender_poll(), the send functions and hearth_sender_finish().
  */
@@ -46,7 +50,7 @@ hearth_sender_t *hearth_sender_new(const hearth_sender_conf_t *conf,
  * Sends one packed IncidentEvent keyed by key (NULL: no key). The sender
  * takes payload, a malloc'd buffer, in every case. Returns 0 when the
  * message is queued, -1 when librdkafka rejected it (logged and counted
- * as failed).
+ * as failed) or after a Kafka failure (counted as failed).
  */
 int hearth_sender_send_event(hearth_sender_t *s, void *payload, size_t len,
                              const char *key);

@@ -513,14 +513,15 @@ static void on_kafka_error(rd_kafka_t *rk, int err, const char *reason,
 {
         admin_t *a = opaque;
 
-        (void)rk;
         if (is_deletion_error(err))
                 a->saw_deleted_topic = 1;
         if (a->closing) {
                 hearth_debug(COMPONENT, "Kafka while closing: %s", reason);
-        } else if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        } else if (hearth_kafka_record_error(rk, err, reason)) {
                 a->fatal = 1;
-                hearth_error(COMPONENT, "fatal Kafka error: %s", reason);
+        } else if (hearth_kafka_failure()) {
+                /* The program is stopping because of that failure. */
+                hearth_debug(COMPONENT, "Kafka: %s", reason);
         } else {
                 hearth_warn(COMPONENT, "Kafka: %s", reason);
         }
@@ -629,6 +630,10 @@ static int request_timeout(const admin_t *a, long max)
 static void report_unreachable(const admin_t *a, int timeout_ms,
                                rd_kafka_resp_err_t err)
 {
+        /* A failed login also makes requests time out. Its error, which
+         * explains them and is logged once recorded, may still be queued. */
+        if (hearth_kafka_check_failure(a->rk))
+                return;
         hearth_error(COMPONENT, "cannot reach the broker at %s within %d ms "
                      "(%s): check --brokers, that Kafka is running and "
                      "--timeout",

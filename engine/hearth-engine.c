@@ -299,7 +299,8 @@ static void produce_all(runner_t *r, hearth_out_list_t *out)
  */
 static int await_delivery(runner_t *r, uint64_t failed_before)
 {
-        while (rd_kafka_outq_len(r->producer) > 0 && !stop_requested)
+        while (rd_kafka_outq_len(r->producer) > 0 && !stop_requested &&
+               !hearth_kafka_failure())
                 rd_kafka_flush(r->producer, 1000);
         rd_kafka_flush(r->producer, 10000);
         if (rd_kafka_outq_len(r->producer) > 0 ||
@@ -620,8 +621,10 @@ static bool take_message(runner_t *r, batch_buf_t *b, rd_kafka_message_t *m)
                 return true;
         }
         if (m->err) {
-                hearth_warn(COMPONENT, "consumer error: %s",
-                            rd_kafka_message_errstr(m));
+                if (!hearth_kafka_record_error(r->consumer, m->err,
+                                               rd_kafka_message_errstr(m)))
+                        hearth_warn(COMPONENT, "consumer error: %s",
+                                    rd_kafka_message_errstr(m));
                 rd_kafka_message_destroy(m);
                 return false;
         }
@@ -860,7 +863,7 @@ static void find_person_partitions(runner_t *r)
         if (n > 0)
                 hearth_info(COMPONENT, "person topic %s has %d partitions",
                             r->cfg.persons_topic, n);
-        else
+        else if (!hearth_kafka_check_failure(r->producer))
                 hearth_warn(COMPONENT, "person topic %s not found (%s); "
                             "create it with hearth-admin create-topics: "
                             "until then copies go by key and no watermark "
@@ -941,6 +944,14 @@ static void write_metrics(runner_t *r, int force)
                                hearth_engine_stats(r->engine), &c, force);
 }
 
+/* Serves the producer's error callbacks, which run only while it is
+ * polled, and returns 1 once a Kafka client has failed for good. */
+static int kafka_failed(runner_t *r)
+{
+        rd_kafka_poll(r->producer, 0);
+        return hearth_kafka_failure() != NULL;
+}
+
 static void loop(runner_t *r)
 {
         batch_buf_t b = {.cap = (size_t)r->cfg.batch_max_events};
@@ -949,7 +960,7 @@ static void loop(runner_t *r)
         b.msgs = calloc(b.cap, sizeof(*b.msgs));
         b.fetched = calloc(b.cap, sizeof(*b.fetched));
         b.in = calloc(b.cap, sizeof(*b.in));
-        while (!stop_requested) {
+        while (!stop_requested && !kafka_failed(r)) {
                 if (r->needs_resync)
                         resync(r);
                 if (reload_requested)
@@ -1011,6 +1022,8 @@ int main(int argc, char **argv)
                 return 1;
         }
         loop(&r);
+        if (hearth_kafka_failure())
+                rc = 1;
         report(&r);
         teardown(&r);
         return rc;

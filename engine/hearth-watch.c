@@ -407,12 +407,13 @@ static void on_kafka_error(rd_kafka_t *rk, int err, const char *reason,
 {
         watch_t *w = opaque;
 
-        (void)rk;
         if (w->closing) {
                 hearth_debug(COMPONENT, "Kafka while closing: %s", reason);
-        } else if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        } else if (hearth_kafka_record_error(rk, err, reason)) {
                 w->fatal = 1;
-                hearth_error(COMPONENT, "fatal Kafka error: %s", reason);
+        } else if (hearth_kafka_failure()) {
+                /* The program is stopping because of that failure. */
+                hearth_debug(COMPONENT, "Kafka: %s", reason);
         } else if (is_deletion_error(err)) {
                 /* Drop the deleted partitions now, not after the interval. */
                 w->saw_deleted_topic = 1;
@@ -599,6 +600,10 @@ static int assign_initial(watch_t *w)
         int timeout = metadata_timeout(w);
 
         err = rd_kafka_metadata(w->rk, 1, NULL, &md, timeout);
+        /* A failed login also makes the request time out. Its error, which
+         * explains it and is logged once recorded, may still be queued. */
+        if (err && hearth_kafka_check_failure(w->rk))
+                return EXIT_KAFKA;
         if (err) {
                 hearth_error(COMPONENT, "cannot reach the broker at %s within "
                              "%d ms (%s): check --brokers, that Kafka is "

@@ -35,6 +35,10 @@ stop_services() {
                 done <"$work/engine.pids"
         fi
         bash deploy/local/services.sh down >/dev/null 2>&1 || true
+        # The SCRAM test's broker, when a failed run left it behind.
+        if [ -d "$work/scram/run" ]; then
+                scram_kafka stop >/dev/null 2>&1 || true
+        fi
 }
 
 start_services() {
@@ -641,11 +645,130 @@ for label in ("warned_person", "repeat_offender", "order_subject",
 PY
 }
 
+# scram_kafka start|stop: the SCRAM test's own broker, on the suite's
+# ports plus 100 (PLAINTEXT), 101 (controller) and 102 (SASL_PLAINTEXT)
+# in its own run directory, so the suite's broker stays untouched.
+scram_kafka() {
+        local base=$HEARTH_KAFKA_PORT
+        HEARTH_RUN_DIR=$work/scram/run HEARTH_KAFKA_PORT=$((base + 100)) \
+                HEARTH_KAFKA_CONTROLLER_PORT=$((base + 101)) \
+                HEARTH_KAFKA_SASL=scram \
+                HEARTH_KAFKA_SASL_PORT=$((base + 102)) \
+                HEARTH_KAFKA_SCRAM_USERS=$work/scram/users \
+                bash deploy/local/kafka.sh "$1"
+}
+
+# scram_properties FILE PASSWORD: a client properties file, mode 600.
+scram_properties() {
+        (umask 077 && printf '%s\n' security.protocol=SASL_PLAINTEXT \
+                sasl.mechanisms=SCRAM-SHA-512 sasl.username=hearth-it \
+                "sasl.password=$2" >"$1")
+}
+
+# expect_auth_failure NAME COMMAND...: COMMAND must exit non-zero within
+# 30 s and log that Kafka authentication failed.
+expect_auth_failure() {
+        local name=$1 log=$work/scram/$1.bad.log started elapsed rc=0
+        shift
+        started=$(date +%s%N)
+        timeout 60 "$@" >"$log" 2>&1 || rc=$?
+        elapsed=$((($(date +%s%N) - started) / 1000000))
+        echo "$name with a wrong password: exit $rc after $elapsed ms"
+        grep -m 1 "Kafka authentication failed" "$log"
+        test "$rc" -ne 0
+        test "$rc" -ne 124
+        test "$elapsed" -le 30000
+}
+
+# SASL/SCRAM-SHA-512 over SASL_PLAINTEXT, with the programs built against
+# librdkafka 2.12.1 (make rdkafka212), because Kafka 4 rejects the SCRAM
+# login of librdkafka before 2.6.1. The whole pipeline runs with the
+# right password, and each program exits with an authentication error
+# with a wrong one. Needs crates.io on the first run.
+test_sasl_scram() {
+        local dir=$work/scram bin212=$root/build-rdkafka212/bin
+        local brokers212=127.0.0.1:$((HEARTH_KAFKA_PORT + 102))
+        local props=$dir/client.properties bad=$dir/bad.properties
+        local password started alerts
+        local common=(-b "$brokers212" --kafka-config "$props")
+        local engine_opts=(--set kafka.brokers="$brokers212"
+                --set kafka.config_file="$props"
+                --set redis.port="$HEARTH_REDIS_PORT"
+                --set redis.key_prefix=scram: --set kafka.group_id=scram)
+
+        started=$SECONDS
+        make -s rdkafka212
+        echo "librdkafka 2.12.1 build ready after $((SECONDS - started)) s"
+        rm -rf "$dir"
+        mkdir -p "$dir"
+        password=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+        (umask 077 && echo "hearth-it $password" >"$dir/users")
+        scram_properties "$props" "$password"
+        scram_properties "$bad" \
+                "$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+        trap 'scram_kafka stop' EXIT
+        scram_kafka start
+
+        "$bin212/hearth-admin" "${common[@]}" create-topics --partitions 2
+        "$bin212/hearth-connect" --no-progress "${common[@]}" \
+                -k "$work/hmac.key" -p connectors/profiles/cn_110.json \
+                --summary-json "$dir/connect.summary" \
+                tests/data/cn_110/sample.csv
+        "$bin212/hearth-engine" "${engine_opts[@]}" --exit-at-end \
+                --stats-json "$dir/engine.stats"
+        "$bin212/hearth-watch" "${common[@]}" --from-beginning --until-end \
+                --timeout 60000 --json >"$dir/alerts.jsonl"
+        alerts=$(wc -l <"$dir/alerts.jsonl")
+        python3 - "$dir/connect.summary" "$dir/engine.stats" "$alerts" <<'PY'
+import json, sys
+connect = json.load(open(sys.argv[1]))
+engine = json.load(open(sys.argv[2]))
+alerts = int(sys.argv[3])
+print("over SCRAM: %d events delivered, %d consumed by the engine, %d "
+      "alerts published, %d read by hearth-watch"
+      % (connect["delivered"], engine["messages"], engine["alerts"], alerts))
+assert connect["delivered"] > 0, connect
+assert engine["messages"] == connect["delivered"], (engine, connect)
+assert engine["alerts"] > 0, engine
+assert alerts >= 1, alerts
+PY
+
+        expect_auth_failure hearth-connect "$bin212/hearth-connect" \
+                --no-progress -b "$brokers212" --kafka-config "$bad" \
+                -k "$work/hmac.key" -p connectors/profiles/cn_110.json \
+                tests/data/cn_110/sample.csv
+        expect_auth_failure hearth-engine "$bin212/hearth-engine" \
+                "${engine_opts[@]}" --set kafka.config_file="$bad" \
+                --exit-at-end
+        expect_auth_failure hearth-watch "$bin212/hearth-watch" \
+                -b "$brokers212" --kafka-config "$bad" --from-beginning \
+                --until-end
+        expect_auth_failure hearth-admin "$bin212/hearth-admin" \
+                -b "$brokers212" --kafka-config "$bad" count \
+                --topic hearth.incidents
+        # The programs built against Debian's librdkafka stop the same way.
+        expect_auth_failure hearth-connect-debian "$bin/hearth-connect" \
+                --no-progress -b "$brokers212" --kafka-config "$bad" \
+                -k "$work/hmac.key" -p connectors/profiles/cn_110.json \
+                tests/data/cn_110/sample.csv
+        expect_auth_failure hearth-engine-debian "$bin/hearth-engine" \
+                "${engine_opts[@]}" --set kafka.config_file="$bad" \
+                --exit-at-end
+
+        # Neither the broker's logs nor the programs' output contain the
+        # password.
+        if grep -rlF "$password" "$dir" --exclude=users \
+                --exclude=client.properties; then
+                echo "the password appears in the files above"
+                return 1
+        fi
+}
+
 # Every test, in order; "run.sh NAME..." runs only the named ones.
 all_tests=(connector_milwaukee connector_berkeley connector_orlando
         connector_bad_input connector_privacy engine_oracle replay_twice
         kill_restart reload_on_sighup idle_watermark_live replay_speed
-        engine_hostile_input injected_patterns)
+        engine_hostile_input injected_patterns sasl_scram)
 
 main() {
         local name
