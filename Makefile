@@ -6,7 +6,8 @@
 #   make test-faults  kill the engine, Redis and Kafka during a run and
 #                   check that no alert is lost (tests/faults/run.sh)
 #   make demo       run the whole pipeline on the shipped Milwaukee call log
-#   make bench      measure throughput, CPU and memory (bench/README.md)
+#   make bench      measure throughput, latency, memory, scale-out and
+#                   detection quality (bench/README.md)
 #   make asan       build and run the unit tests with ASan and UBSan
 #   make valgrind   run the unit tests under valgrind's leak check
 #   make fuzz       run the libFuzzer targets (tests/fuzz/README.md)

@@ -1,18 +1,24 @@
 /*
- * hearth-bench: the Kafka side of bench/run.sh, with three commands.
+ * hearth-bench: the Kafka side of bench/run.sh, with four commands.
  *
  *   create-topics  creates topics with the Kafka Admin API.
  *   produce        writes N synthetic IncidentEvent messages as fast as an
- *                  idempotent producer can. A seed gives the same N events.
+ *                  idempotent producer can, or at a fixed rate. A seed
+ *                  gives the same N events.
  *   consume        reads a topic from the beginning with plain librdkafka
  *                  and decodes nothing. The engine is compared with it.
+ *   alert-times    writes the arrival time, Kafka timestamp, emitted_at_ms
+ *                  and trigger_ingest_time_ms of every alert it reads, for
+ *                  the latency figures.
  *
  * The synthetic events are invented: ids, pseudonyms and coordinates come
  * from a seeded generator (splitmix64), not from any real record. Each
  * household has a fixed district, address key and caller key, and the
  * household of each call is drawn with a skew (index = H * u^3, u uniform
  * in [0, 1)) so that about 46% of calls go to the first 10% of households
- * and the repeat-calls model has repeats to find.
+ * and the repeat-calls model has repeats to find. Domestic events carry a
+ * victim and a suspect whose person keys are fixed per household, so the
+ * persons stage reads two persons per household.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -25,9 +31,13 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "connectors/delimited.h"
+#include "connectors/pacing.h"
 #include "engine/common/kafka.h"
 #include "engine/common/log.h"
+#include "hearth/v1/alert.pb-c.h"
 #include "hearth/v1/incident.pb-c.h"
 
 #define PROGRAM "hearth-bench"
@@ -38,6 +48,7 @@
 #define KEY_CHARS 22            /* base64url of 16 bytes, unpadded */
 #define ADMIN_TIMEOUT_MS 30000
 #define FLUSH_TIMEOUT_MS 120000
+#define POLL_SLICE_NS INT64_C(10000000) /* max sleep between two polls */
 
 static volatile sig_atomic_t stop_requested;
 
@@ -53,6 +64,23 @@ static double now_s(void)
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int64_t mono_ns(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Wall clock in UTC ms, the clock of ingest_time_ms and emitted_at_ms. */
+static int64_t wall_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* User plus system CPU seconds of this process, every thread included. */
@@ -74,14 +102,24 @@ static void usage(FILE *out)
 "        create each TOPIC with P partitions and replication factor 1;\n"
 "        fails when a topic already exists\n"
 "  produce --brokers B --topic T --events N --seed S [--households H]\n"
-"          [--domestic-ratio R] [--json FILE]\n"
+"          [--domestic-ratio R] [--rate E] [--linger-ms MS] [--json FILE]\n"
 "        produce N synthetic IncidentEvent messages keyed by district;\n"
 "        H households (default 100000), a share R of domestic incidents\n"
-"        (default 0.3)\n"
+"        (default 0.3); --rate sends E events/s with ingest_time_ms set\n"
+"        to the wall clock at send (default: as fast as possible, with\n"
+"        ingest_time_ms 1 s after the event time); --linger-ms sets the\n"
+"        producer's linger.ms (default 5)\n"
 "  consume --brokers B --topic T --expect N [--timeout S] [--json FILE]\n"
 "        read every partition of T from the beginning until N messages\n"
 "        arrived, without decoding them; fail after S seconds without a\n"
 "        message (default 60)\n"
+"  alert-times --brokers B [--out FILE] [--idle-exit S] TOPIC...\n"
+"        read every partition of each TOPIC of Alert messages from the\n"
+"        beginning until SIGINT or SIGTERM, or until S seconds without a\n"
+"        message, and write one tab-separated line per alert to FILE\n"
+"        (default: standard output): arrival wall clock, Kafka timestamp,\n"
+"        emitted_at_ms, trigger_ingest_time_ms (all UTC ms), priority,\n"
+"        model\n"
 "\n"
 "Every command prints its figures on standard output; --json also writes\n"
 "them to FILE. B defaults to " HEARTH_KAFKA_DEFAULT_BROKERS ".\n");
@@ -290,6 +328,8 @@ typedef struct synth_config {
         uint64_t seed;
         uint64_t households;
         double domestic_ratio;
+        double rate;            /* events/s; 0 sends as fast as possible */
+        int live_ingest_time;   /* ingest_time_ms = wall clock at send */
 } synth_config_t;
 
 /* One generated event and the buffers its strings point into. */
@@ -297,6 +337,7 @@ typedef struct synth {
         synth_config_t cfg;
         uint64_t rng;           /* splitmix64 state */
         uint64_t produced;
+        int64_t max_behind_ns;  /* latest paced send after its deadline */
         int64_t event_time_ms;
         char incident_id[48];
         char district[8];
@@ -471,7 +512,8 @@ static void synth_next(synth_t *s)
         ev->incident_id = s->incident_id;
         ev->event_type = HEARTH__V1__EVENT_TYPE__CALL_RECEIVED;
         ev->event_time_ms = s->event_time_ms;
-        ev->ingest_time_ms = s->event_time_ms + 1000;
+        ev->ingest_time_ms = s->cfg.live_ingest_time ? wall_ms()
+                                                     : s->event_time_ms + 1000;
         ev->province_code = "330000";
         ev->city_code = "330100";
         fill_household(s, h);
@@ -512,11 +554,12 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg,
                              rd_kafka_err2str(msg->err));
 }
 
-static rd_kafka_t *new_producer(const char *brokers, produce_stats_t *st)
+static rd_kafka_t *new_producer(const char *brokers, const char *linger_ms,
+                                produce_stats_t *st)
 {
-        static const char *props[] = {
+        const char *props[] = {
                 "enable.idempotence", "true", "acks", "all",
-                "linger.ms", "5", "batch.size", "1000000",
+                "linger.ms", linger_ms, "batch.size", "1000000",
                 "client.id", PROGRAM,
         };
         char errstr[512];
@@ -572,29 +615,72 @@ static int produce_one(rd_kafka_t *rk, const char *topic, const char *key,
         return 0;
 }
 
-/* Generates and produces every event, adding the payload sizes to *bytes. */
+/* Sleeps until deadline_ns (CLOCK_MONOTONIC), serving delivery reports at
+ * least every POLL_SLICE_NS. Returns early when a stop is requested. */
+static void wait_until(rd_kafka_t *rk, int64_t deadline_ns)
+{
+        struct timespec ts;
+        int64_t now, wake;
+
+        while (!stop_requested && (now = mono_ns()) < deadline_ns) {
+                wake = deadline_ns - now > POLL_SLICE_NS ? now + POLL_SLICE_NS
+                                                         : deadline_ns;
+                ts.tv_sec = wake / 1000000000;
+                ts.tv_nsec = wake % 1000000000;
+                clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+                rd_kafka_poll(rk, 0);
+        }
+}
+
+/* Packs the current event into *buf, growing it; returns the length. */
+static size_t pack_event(synth_t *s, uint8_t **buf, size_t *cap)
+{
+        size_t len = hearth__v1__incident_event__get_packed_size(&s->ev);
+
+        if (len > *cap) {
+                *cap = len * 2;
+                *buf = realloc(*buf, *cap);
+        }
+        hearth__v1__incident_event__pack(&s->ev, *buf);
+        return len;
+}
+
+/*
+ * Generates and produces every event, adding the payload sizes to *bytes.
+ * With a rate, event i is sent at i / rate seconds after the first (an
+ * absolute deadline, so sleep errors do not add up), and its
+ * ingest_time_ms is the wall clock just before the send.
+ */
 static int produce_all(rd_kafka_t *rk, const char *topic, synth_t *s,
                        uint64_t *bytes)
 {
+        hearth_pacing_t pacing;
+        int64_t started_ns = mono_ns();
         uint8_t *buf = NULL;
         size_t cap = 0;
         int rc = 0;
 
+        hearth_pacing_init(&pacing, s->cfg.rate > 0 ? HEARTH_PACE_RATE
+                                                    : HEARTH_PACE_MAX,
+                           s->cfg.rate);
         for (; s->produced < s->cfg.events && !stop_requested; s->produced++) {
                 size_t len;
 
-                synth_next(s);
-                len = hearth__v1__incident_event__get_packed_size(&s->ev);
-                if (len > cap) {
-                        cap = len * 2;
-                        buf = realloc(buf, cap);
+                if (s->cfg.rate > 0) {
+                        int64_t deadline = started_ns +
+                                           hearth_pacing_next(&pacing, 0);
+
+                        wait_until(rk, deadline);
+                        if (mono_ns() - deadline > s->max_behind_ns)
+                                s->max_behind_ns = mono_ns() - deadline;
                 }
-                hearth__v1__incident_event__pack(&s->ev, buf);
+                synth_next(s);
+                len = pack_event(s, &buf, &cap);
                 rc = produce_one(rk, topic, s->ev.district_code, buf, len);
                 if (rc != 0)
                         break;
                 *bytes += len;
-                if (s->produced % 1024 == 0)
+                if (s->cfg.rate > 0 || s->produced % 1024 == 0)
                         rd_kafka_poll(rk, 0);
         }
         free(buf);
@@ -610,22 +696,27 @@ static int report_produce(const synth_t *s, const produce_stats_t *st,
                "each) in %.2f s: %.0f events/s\n", st->delivered, bytes,
                st->delivered ? (double)bytes / (double)st->delivered : 0.0,
                elapsed, rate);
-        return write_json(json_pack("{s:I, s:I, s:I, s:f, s:f, s:I, s:f}",
+        return write_json(json_pack("{s:I, s:I, s:I, s:f, s:f, s:I, s:f, "
+                                    "s:f, s:f}",
                                     "events", (json_int_t)st->delivered,
                                     "bytes", (json_int_t)bytes, "seed",
                                     (json_int_t)s->cfg.seed, "elapsed_s",
                                     elapsed, "events_per_s", rate,
                                     "households",
                                     (json_int_t)s->cfg.households,
-                                    "domestic_ratio", s->cfg.domestic_ratio),
+                                    "domestic_ratio", s->cfg.domestic_ratio,
+                                    "offered_rate", s->cfg.rate,
+                                    "max_behind_schedule_ms",
+                                    (double)s->max_behind_ns / 1e6),
                           json);
 }
 
 static int run_produce(const char *brokers, const char *topic,
-                       const synth_config_t *cfg, const char *json)
+                       const synth_config_t *cfg, const char *linger_ms,
+                       const char *json)
 {
         produce_stats_t st = {0};
-        rd_kafka_t *rk = new_producer(brokers, &st);
+        rd_kafka_t *rk = new_producer(brokers, linger_ms, &st);
         synth_t *s = malloc(sizeof(*s));
         uint64_t bytes = 0;
         double started;
@@ -667,16 +758,30 @@ static int cmd_produce(int argc, char **argv)
                 {"seed", required_argument, NULL, 's'},
                 {"households", required_argument, NULL, 'H'},
                 {"domestic-ratio", required_argument, NULL, 'r'},
+                {"rate", required_argument, NULL, 'R'},
+                {"linger-ms", required_argument, NULL, 'L'},
                 {"json", required_argument, NULL, 'j'},
                 {NULL, 0, NULL, 0}};
         synth_config_t cfg = {.households = 100000, .domestic_ratio = 0.3};
         const char *brokers = HEARTH_KAFKA_DEFAULT_BROKERS, *topic = NULL;
-        const char *json = NULL;
+        const char *json = NULL, *linger_ms = "5";
+        uint64_t rate = 0, linger = 0;
         int c, have_events = 0, have_seed = 0, bad = 0;
 
-        while ((c = getopt_long(argc, argv, "b:t:n:s:H:r:j:", longopts,
+        while ((c = getopt_long(argc, argv, "b:t:n:s:H:r:R:L:j:", longopts,
                                 NULL)) != -1) {
                 switch (c) {
+                case 'R':
+                        bad |= parse_u64("--rate", optarg, 1,
+                                         UINT64_C(10000000), &rate);
+                        cfg.rate = (double)rate;
+                        cfg.live_ingest_time = 1;
+                        break;
+                case 'L':
+                        bad |= parse_u64("--linger-ms", optarg, 0, 900000,
+                                         &linger);
+                        linger_ms = optarg;
+                        break;
                 case 'b': brokers = optarg; break;
                 case 't': topic = optarg; break;
                 case 'j': json = optarg; break;
@@ -709,7 +814,7 @@ static int cmd_produce(int argc, char **argv)
                                      "other arguments");
                 return 2;
         }
-        return run_produce(brokers, topic, &cfg, json);
+        return run_produce(brokers, topic, &cfg, linger_ms, json);
 }
 
 /* ---- consume ---- */
@@ -740,25 +845,37 @@ static rd_kafka_t *new_consumer(const char *brokers)
         return rk;
 }
 
-/* Returns the topic's partition count, or -1 after logging why. */
+/*
+ * Returns the topic's partition count, or -1 after logging why. A topic
+ * created just before may be missing from the metadata for a moment, so a
+ * missing topic is asked for again for up to 10 s.
+ */
 static int partition_count(rd_kafka_t *rk, const char *topic)
 {
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
         const struct rd_kafka_metadata *md;
         rd_kafka_resp_err_t err;
+        double deadline = now_s() + 10;
         int n = -1;
 
-        err = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
-        if (err) {
-                hearth_error(COMPONENT, "metadata of topic %s failed: %s",
-                             topic, rd_kafka_err2str(err));
-        } else {
-                if (md->topic_cnt == 1 && !md->topics[0].err)
+        for (;;) {
+                err = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+                if (err) {
+                        hearth_error(COMPONENT, "metadata of topic %s "
+                                     "failed: %s", topic,
+                                     rd_kafka_err2str(err));
+                        break;
+                }
+                if (md->topic_cnt == 1 && !md->topics[0].err &&
+                    md->topics[0].partition_cnt > 0)
                         n = md->topics[0].partition_cnt;
-                else
-                        hearth_error(COMPONENT, "topic %s not found", topic);
                 rd_kafka_metadata_destroy(md);
+                if (n > 0 || now_s() > deadline || stop_requested)
+                        break;
+                usleep(200000);
         }
+        if (!err && n < 0)
+                hearth_error(COMPONENT, "topic %s not found", topic);
         rd_kafka_topic_destroy(rkt);
         return n;
 }
@@ -905,6 +1022,153 @@ static int cmd_consume(int argc, char **argv)
         return run_consume(brokers, topic, expect, (double)timeout_s, json);
 }
 
+/* ---- alert-times ---- */
+
+#define MAX_ALERT_TOPICS 16
+
+/*
+ * Writes one line per Alert message: the wall clock when it arrived, its
+ * Kafka timestamp (the producer's CreateTime, set when the engine called
+ * produce), emitted_at_ms, trigger_ingest_time_ms, priority and model.
+ * Returns 0 for an alert, -1 for a message that is not one.
+ */
+static int write_alert_time(FILE *out, const rd_kafka_message_t *m,
+                            int64_t received_ms)
+{
+        Hearth__V1__Alert *a = hearth__v1__alert__unpack(NULL, m->len,
+                                                         m->payload);
+        rd_kafka_timestamp_type_t type;
+        int64_t ts = rd_kafka_message_timestamp(m, &type);
+
+        if (!a)
+                return -1;
+        fprintf(out, "%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64
+                "\tP%d\t%s\n", received_ms,
+                type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts,
+                a->emitted_at_ms, a->trigger_ingest_time_ms, (int)a->priority,
+                a->model);
+        hearth__v1__alert__free_unpacked(a, NULL);
+        return 0;
+}
+
+/* Assigns every partition of each topic from the beginning. */
+static int assign_topics(rd_kafka_t *rk, char **topics, size_t n)
+{
+        rd_kafka_topic_partition_list_t *list =
+                rd_kafka_topic_partition_list_new(16);
+        rd_kafka_resp_err_t err;
+
+        for (size_t i = 0; i < n; i++) {
+                int partitions = partition_count(rk, topics[i]);
+
+                if (partitions < 0) {
+                        rd_kafka_topic_partition_list_destroy(list);
+                        return -1;
+                }
+                for (int p = 0; p < partitions; p++)
+                        rd_kafka_topic_partition_list_add(list, topics[i],
+                                                          p)->offset =
+                                RD_KAFKA_OFFSET_BEGINNING;
+        }
+        err = rd_kafka_assign(rk, list);
+        rd_kafka_topic_partition_list_destroy(list);
+        if (err)
+                hearth_error(COMPONENT, "assign failed: %s",
+                             rd_kafka_err2str(err));
+        return err ? -1 : 0;
+}
+
+/*
+ * Reads alerts until SIGINT or SIGTERM, or until idle_s seconds pass
+ * without a message when idle_s is positive.
+ */
+static int run_alert_times(const char *brokers, char **topics, size_t n,
+                           uint64_t idle_s, const char *path)
+{
+        static const char *props[] = {
+                "group.id", PROGRAM "-alerts", "enable.auto.commit", "false",
+                "enable.partition.eof", "false", "client.id", PROGRAM,
+                "fetch.wait.max.ms", "10",
+        };
+        rd_kafka_t *rk = new_client(RD_KAFKA_CONSUMER, brokers, props,
+                                    sizeof(props) / sizeof(*props));
+        FILE *out = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+        uint64_t alerts = 0, invalid = 0;
+        double last = now_s();
+        int rc = -1;
+
+        if (!out)
+                hearth_error(COMPONENT, "cannot write %s: %s", path,
+                             strerror(errno));
+        if (!rk || !out)
+                goto out;
+        rd_kafka_poll_set_consumer(rk);
+        if (assign_topics(rk, topics, n) != 0)
+                goto out;
+        while (!stop_requested && (!idle_s || now_s() - last < idle_s)) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+
+                if (!m)
+                        continue;
+                if (m->err)
+                        hearth_warn(COMPONENT, "consumer error: %s",
+                                    rd_kafka_message_errstr(m));
+                else if (write_alert_time(out, m, wall_ms()) == 0)
+                        alerts++;
+                else
+                        invalid++;
+                rd_kafka_message_destroy(m);
+                last = now_s();
+        }
+        fprintf(stderr, PROGRAM ": %" PRIu64 " alerts, %" PRIu64 " messages "
+                "that are not alerts\n", alerts, invalid);
+        rc = 0;
+out:
+        if (out && out != stdout && fclose(out) != 0) {
+                hearth_error(COMPONENT, "cannot write %s: %s", path,
+                             strerror(errno));
+                rc = -1;
+        }
+        if (rk) {
+                rd_kafka_consumer_close(rk);
+                rd_kafka_destroy(rk);
+        }
+        return rc == 0 ? 0 : 1;
+}
+
+static int cmd_alert_times(int argc, char **argv)
+{
+        static const struct option longopts[] = {
+                {"brokers", required_argument, NULL, 'b'},
+                {"out", required_argument, NULL, 'o'},
+                {"idle-exit", required_argument, NULL, 'i'},
+                {NULL, 0, NULL, 0}};
+        const char *brokers = HEARTH_KAFKA_DEFAULT_BROKERS, *path = "-";
+        uint64_t idle_s = 0;
+        int c, bad = 0;
+
+        while ((c = getopt_long(argc, argv, "b:o:i:", longopts, NULL)) != -1) {
+                switch (c) {
+                case 'b': brokers = optarg; break;
+                case 'o': path = optarg; break;
+                case 'i':
+                        bad |= parse_u64("--idle-exit", optarg, 1, 86400,
+                                         &idle_s);
+                        break;
+                default: return 2;
+                }
+        }
+        if (bad)
+                return 2;
+        if (optind >= argc || argc - optind > MAX_ALERT_TOPICS) {
+                hearth_error(COMPONENT, "alert-times needs 1 to %d topics; "
+                             "see " PROGRAM " --help", MAX_ALERT_TOPICS);
+                return 2;
+        }
+        return run_alert_times(brokers, argv + optind,
+                               (size_t)(argc - optind), idle_s, path);
+}
+
 int main(int argc, char **argv)
 {
         const char *cmd = argc > 1 ? argv[1] : "";
@@ -921,6 +1185,8 @@ int main(int argc, char **argv)
                 return cmd_produce(argc - 1, argv + 1);
         if (strcmp(cmd, "consume") == 0)
                 return cmd_consume(argc - 1, argv + 1);
+        if (strcmp(cmd, "alert-times") == 0)
+                return cmd_alert_times(argc - 1, argv + 1);
         usage(stderr);
         return 2;
 }
