@@ -49,16 +49,18 @@ static rd_kafka_conf_t *producer_conf(hearth_sender_t *s, char *errstr,
         const hearth_sender_conf_t *c = &s->conf;
         rd_kafka_conf_t *conf;
 
-        conf = hearth_kafka_conf_new(c->brokers, c->kafka_config,
-                                     c->overrides, c->n_overrides, errstr,
-                                     errstr_size);
+        /* Batching suits a bulk load; -X linger.ms=0 sends at once. */
+        static const char *const defaults[] = {"linger.ms", "20", NULL};
+
+        conf = hearth_kafka_conf_new_with(c->brokers, defaults,
+                                          c->kafka_config, c->overrides,
+                                          c->n_overrides, errstr,
+                                          errstr_size);
         if (!conf)
                 return NULL;
         if (hearth_kafka_conf_set(conf, "enable.idempotence", "true", errstr,
                                   errstr_size) != 0 ||
             hearth_kafka_conf_set(conf, "acks", "all", errstr,
-                                  errstr_size) != 0 ||
-            hearth_kafka_conf_set(conf, "linger.ms", "20", errstr,
                                   errstr_size) != 0 ||
             hearth_kafka_conf_set(conf, "client.id", c->client_id, errstr,
                                   errstr_size) != 0) {

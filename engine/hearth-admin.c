@@ -143,8 +143,8 @@ static void usage(FILE *out)
 "      --topic NAME           topic to dump; required\n"
 "      --type TYPE            incident, alert or tag: decoded protobuf; dlq: the\n"
 "                             JSON value plus \"partition\" and \"offset\";\n"
-"                             raw: base64 key and value with partition and\n"
-"                             offset; required\n"
+"                             raw: base64 key and value with partition,\n"
+"                             offset and timestamp_ms; required\n"
 "      --max N                stop after N messages (0: no limit)\n"
 "      --from-beginning       accepted for clarity; always the case\n"
 "      --until-end            accepted for clarity; always the case\n"
@@ -1091,11 +1091,17 @@ static json_t *decode_dlq(const rd_kafka_message_t *m)
         return doc;
 }
 
+/* Returns partition, offset, Kafka timestamp (ms), and key and value in
+ * base64. */
 static json_t *decode_raw(const rd_kafka_message_t *m)
 {
-        return json_pack("{s:i, s:I, s:o, s:o}", "partition",
+        rd_kafka_timestamp_type_t type;
+        int64_t ts = rd_kafka_message_timestamp(m, &type);
+
+        return json_pack("{s:i, s:I, s:I, s:o, s:o}", "partition",
                          (int)m->partition, "offset", (json_int_t)m->offset,
-                         "key", base64_json(m->key, m->key_len), "value",
+                         "timestamp_ms", (json_int_t)ts, "key",
+                         base64_json(m->key, m->key_len), "value",
                          base64_json(m->payload, m->len));
 }
 

@@ -514,8 +514,16 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 static int create_consumer(runner_t *r, char *errstr, size_t errstr_size)
 {
-        rd_kafka_conf_t *conf = hearth_kafka_conf_new(
-                r->cfg.kafka_brokers,
+        /*
+         * A fetch that the broker holds can delay new messages by up to
+         * fetch.wait.max.ms (500 ms by default). 10 ms keeps alerts
+         * prompt, at the cost of more fetch requests on an idle topic;
+         * kafka.config_file can set another value.
+         */
+        static const char *const defaults[] = {"fetch.wait.max.ms", "10",
+                                               NULL};
+        rd_kafka_conf_t *conf = hearth_kafka_conf_new_with(
+                r->cfg.kafka_brokers, defaults,
                 *r->cfg.kafka_config_file ? r->cfg.kafka_config_file : NULL,
                 NULL, 0, errstr, errstr_size);
         rd_kafka_topic_partition_list_t *topics;

@@ -184,6 +184,17 @@ rd_kafka_conf_t *hearth_kafka_conf_new(const char *brokers, const char *file,
                                        char **overrides, size_t n_overrides,
                                        char *errstr, size_t errstr_size)
 {
+        return hearth_kafka_conf_new_with(brokers, NULL, file, overrides,
+                                          n_overrides, errstr, errstr_size);
+}
+
+rd_kafka_conf_t *hearth_kafka_conf_new_with(const char *brokers,
+                                            const char *const *defaults,
+                                            const char *file,
+                                            char **overrides,
+                                            size_t n_overrides, char *errstr,
+                                            size_t errstr_size)
+{
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
 
         if (hearth_kafka_conf_set(conf, "bootstrap.servers",
@@ -191,6 +202,10 @@ rd_kafka_conf_t *hearth_kafka_conf_new(const char *brokers, const char *file,
                                           : HEARTH_KAFKA_DEFAULT_BROKERS,
                                   errstr, errstr_size) != 0)
                 goto fail;
+        for (size_t i = 0; defaults && defaults[i]; i += 2)
+                if (hearth_kafka_conf_set(conf, defaults[i], defaults[i + 1],
+                                          errstr, errstr_size) != 0)
+                        goto fail;
         rd_kafka_conf_set_error_cb(conf, hearth_kafka_on_error);
         if (file && load_file(conf, file, errstr, errstr_size) != 0)
                 goto fail;

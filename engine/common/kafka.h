@@ -24,6 +24,18 @@ rd_kafka_conf_t *hearth_kafka_conf_new(const char *brokers, const char *file,
                                        char **overrides, size_t n_overrides,
                                        char *errstr, size_t errstr_size);
 
+/*
+ * hearth_kafka_conf_new() with a program's own defaults, given as name and
+ * value pairs in a NULL-terminated list and set before file and overrides,
+ * so that a user can change them.
+ */
+rd_kafka_conf_t *hearth_kafka_conf_new_with(const char *brokers,
+                                            const char *const *defaults,
+                                            const char *file,
+                                            char **overrides,
+                                            size_t n_overrides, char *errstr,
+                                            size_t errstr_size);
+
 /* Sets one property; returns -1 and fills errstr on failure. */
 int hearth_kafka_conf_set(rd_kafka_conf_t *conf, const char *name,
                           const char *value, char *errstr,
