@@ -146,9 +146,9 @@ extern const hearth_model_ops_t *const hearth_models[];
 /*
  * Household subject of an event: its address key, else its caller key,
  * else its first victim's person key. Returns false when it has none.
- * NOTE: state lives in the input partition, which the district code
- * selects, so one household whose events carry two district codes is
- * counted apart in each, and person keys are not yet repartitioned.
+ * NOTE: household state lives in the input partition, which the district
+ * code selects, so one household whose events carry two district codes is
+ * counted apart in each. Person keys go through the persons stage.
  */
 bool hearth_household_key(const Hearth__V1__IncidentEvent *msg, char *out,
                           size_t size);
