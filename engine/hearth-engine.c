@@ -113,7 +113,10 @@ static void usage(FILE *out)
 "Usage: hearth-engine [--config FILE] [--set OPTION=VALUE ...] [options]\n"
 "\n"
 "Consumes IncidentEvent messages, runs the risk models with state in Redis,\n"
-"and publishes alerts on the priority and regional topics.\n"
+"and publishes alerts on the priority and regional topics. The incidents\n"
+"stage (default) also copies events per person to topics.persons; run a\n"
+"second set of instances with --set engine.stage=persons for the person\n"
+"models, timers and labels.\n"
 "\n"
 "  -c, --config FILE     JSON configuration (see --help-config)\n"
 "  -s, --set OPT=VALUE   set one option, after the file; repeatable\n"
@@ -128,8 +131,8 @@ static void usage(FILE *out)
 "Signals: SIGINT and SIGTERM finish the current batch, publish, commit and\n"
 "exit with status 0. SIGHUP reloads the configuration file and --set\n"
 "options between two batches: model options, engine.rule_version,\n"
-"engine.allowed_lateness_ms and log.level take effect; an invalid file is\n"
-"rejected and the current rules stay in force.\n");
+"engine.allowed_lateness_ms, engine.fusion_window_hours and log.level take\n"
+"effect; an invalid file is rejected and the current rules stay in force.\n");
 }
 
 /* Builds a configuration from the defaults and the recorded sources. */
