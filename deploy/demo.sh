@@ -64,7 +64,9 @@ step "Alerts (province-wide feed, most urgent first, at most 15 shown)"
         >"$out/alerts.jsonl"
 "$bin/hearth-watch" -b "$brokers" --from-beginning --until-end --summary \
         --color never >"$out/watch.txt"
-grep -E '^P[1-4] ' "$out/watch.txt" | sort -s -k1,1 | head -n 15
+# sed reads to the end, so sort never meets a closed pipe (head would
+# close it, and pipefail would turn sort's SIGPIPE into a failed demo).
+grep -E '^P[1-4] ' "$out/watch.txt" | sort -s -k1,1 | sed -n '1,15p'
 echo "... $(grep -cE '^P[1-4] ' "$out/watch.txt") alerts in all"
 
 step "Summary"

@@ -440,6 +440,10 @@ int hearth_config_load_file(hearth_config_t *cfg, const char *path,
         char inner[512];
         int rc;
 
+        if (!root && jerr.line < 1) {
+                snprintf(errstr, errstr_size, "%s: %s", path, jerr.text);
+                return -1;
+        }
         if (!root) {
                 snprintf(errstr, errstr_size, "%s: %s (line %d)", path,
                          jerr.text, jerr.line);
@@ -510,8 +514,9 @@ int hearth_config_validate(const hearth_config_t *cfg, char *errstr,
         }
         if (strcmp(cfg->stage, "incidents") != 0 &&
             strcmp(cfg->stage, "persons") != 0) {
-                snprintf(errstr, errstr_size, "option engine.stage: use "
-                         "incidents or persons");
+                snprintf(errstr, errstr_size, "option engine.stage: invalid "
+                         "value \"%.40s\": use incidents or persons",
+                         cfg->stage);
                 return -1;
         }
         if (hearth_config_persons_stage(cfg) && !*cfg->persons_topic) {

@@ -1014,7 +1014,8 @@ START_TEST(stage_invalid_rejected)
             hearth_config_set(&cfg, "engine.stage=people", err, sizeof(err)),
             0);
         ck_assert_int_eq(hearth_config_validate(&cfg, err, sizeof(err)), -1);
-        ck_assert_str_eq(err, "option engine.stage: use incidents or persons");
+        ck_assert_str_eq(err, "option engine.stage: invalid value "
+                              "\"people\": use incidents or persons");
 }
 END_TEST
 
