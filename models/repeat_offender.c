@@ -13,7 +13,9 @@
  * checked both at the arriving incident and at the later incidents it
  * completes, and a warning that arrives late is checked against the first
  * incident after it: the alert names the same trigger as in time order.
- * A late event is counted but raises no alert. An alert is suppressed when the person had
+ * Only the person's latest warning is kept, so a warning that arrives
+ * after a later one is ignored. A late event is counted but raises no
+ * alert. An alert is suppressed when the person had
  * one at the same or a more urgent priority less than the window earlier.
  * With labels on, an alert also sets the repeat_offender label.
  *
