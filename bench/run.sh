@@ -386,7 +386,7 @@ import collections, json, sys
 # Key kinds per subject, from the headers of models/*.c and engine/state.h.
 HOUSEHOLD = {"rc", "rc.sup", "rd", "rd.sup"}
 PERSON = {"ro", "ro.h", "ov", "ov.c", "fu", "labels"}
-INCIDENT = {"rc.i", "hs.i", "sc"}
+INCIDENT = {"inc"}
 kinds = collections.Counter()
 households, persons, incidents = set(), set(), set()
 for line in open(sys.argv[1]):

@@ -21,6 +21,9 @@
  *                                 publication
  *   <prefix>{pN}:<model>:...      model state, e.g. a sorted set of incident
  *                                 ids by event time per household
+ *   <prefix>{pN}:inc:<I>          hash: the state of incident I of every
+ *                                 model that keeps any, one field prefix
+ *                                 per model (models/model.h)
  *   <prefix>{pN}:fusion:<S>       hash: model -> event time and reason of
  *                                 its last alert on household or person S
  *   <prefix>{rN}:labels:<P>       hash: label -> expiry (ms) of person P

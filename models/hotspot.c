@@ -55,9 +55,13 @@
  *                           baseline + guard + 2 + the allowed lateness
  *                           in whole days (11 by default)
  *   <prefix>{pN}:hs.d:D:A   sorted set: incident id -> event time (ms)
- *   <prefix>{pN}:hs.i:I     hash: area -> day the incident was counted on
- * All expire after the baseline, the guard band and the day itself
- * (10 days by default) plus the allowed lateness. The day counts form a
+ *   <prefix>{pN}:inc:I      hash shared by the incident models (see
+ *                           hearth_incident_key()), field "hs.<A>" -> day
+ *                           the incident was counted on for area A
+ * The area keys expire after the baseline, the guard band and the day
+ * itself (10 days by default) plus the allowed lateness, the incident key
+ * after the longest TTL of the incident models (hearth_incident_ttl()),
+ * which is no shorter. The day counts form a
  * ring of R slots, so an active area's hash does not grow by a field a
  * day: the batch API cannot delete a hash field, and every write renews
  * the key's TTL.
@@ -87,12 +91,14 @@ typedef struct hotspot {
         int64_t offset_ms;
         int64_t ring_size;      /* slots of day counts per area */
         int64_t ttl_ms;
+        int64_t incident_ttl_ms;
         size_t max_ids;
 } hotspot_t;
 
 /* One area of an event and its state keys. */
 typedef struct area {
         char subject[HEARTH_SUBJECT_MAX];
+        char field[HEARTH_SUBJECT_MAX + 3];     /* "hs." subject */
         int subject_kind;
         int priority;
         const char *code;
@@ -104,7 +110,7 @@ typedef struct event_keys {
         int64_t day;
         area_t areas[MAX_AREAS];
         size_t n_areas;
-        char incident[KEY_MAX]; /* hash: area -> day counted */
+        char incident[KEY_MAX]; /* the incident's shared hash */
 } event_keys_t;
 
 /* A day's entry in an area's ring. */
@@ -141,6 +147,7 @@ static void *hs_create(const hearth_config_t *cfg, char *errstr,
                        cfg->allowed_lateness_ms / DAY_MS;
         m->ttl_ms = (m->baseline_days + m->guard_days + 1) * DAY_MS +
                     cfg->allowed_lateness_ms;
+        m->incident_ttl_ms = hearth_incident_ttl(cfg);
         m->max_ids = (size_t)cfg->hs_max_incident_ids;
         return m;
 }
@@ -206,6 +213,8 @@ static bool add_area(const hotspot_t *m, const hearth_event_t *e,
                              msg->incident_id, HEARTH_SUBJECT_MAX - 1);
                 return false;
         }
+        memcpy(a->field, "hs.", 3);
+        memcpy(a->field + 3, a->subject, (size_t)len + 1);
         a->subject_kind = grid ? HEARTH__V1__SUBJECT_KIND__GRID
                                : HEARTH__V1__SUBJECT_KIND__DISTRICT;
         a->priority = grid ? m->grid_priority : m->district_priority;
@@ -227,14 +236,12 @@ static bool keys_for(const hotspot_t *m, const hearth_event_t *e,
                      hearth_batch_t *b, event_keys_t *k)
 {
         const Hearth__V1__IncidentEvent *msg = e->msg;
-        char suffix[KEY_MAX];
 
         if (!msg->is_domestic || !msg->district_code || !*msg->district_code)
                 return false;
         k->n_areas = 0;
         k->day = day_of(m, msg->event_time_ms);
-        snprintf(suffix, sizeof(suffix), "hs.i:%s", msg->incident_id);
-        if (!make_key(e, b, suffix, k->incident))
+        if (!hearth_incident_key(b, e, k->incident, sizeof(k->incident)))
                 return false;
         add_area(m, e, b, k, false);
         if (msg->grid_id && *msg->grid_id)
@@ -318,7 +325,7 @@ static bool count_incident(const hotspot_t *m, hearth_batch_t *b,
         const char *first = hearth_hash_get(b, a->days, "first");
         char value[32];
 
-        if (hearth_hash_get(b, k->incident, a->subject))
+        if (hearth_hash_get(b, k->incident, a->field))
                 return false;
         *slot = read_slot(m, b, a->days, k->day);
         if (slot->day > k->day)
@@ -331,7 +338,8 @@ static bool count_incident(const hotspot_t *m, hearth_batch_t *b,
         slot->count++;
         write_slot(m, b, a->days, slot);
         snprintf(value, sizeof(value), "%" PRId64, k->day);
-        hearth_hash_set(b, k->incident, a->subject, value, m->ttl_ms);
+        hearth_hash_set(b, k->incident, a->field, value,
+                        m->incident_ttl_ms);
         if (!first || strtoll(first, NULL, 10) > k->day)
                 hearth_hash_set(b, a->days, "first", value, m->ttl_ms);
         return true;

@@ -153,6 +153,29 @@ extern const hearth_model_ops_t *const hearth_models[];
 bool hearth_household_key(const Hearth__V1__IncidentEvent *msg, char *out,
                           size_t size);
 
+/* Size of a buffer for a model's state key. */
+#define HEARTH_KEY_MAX 512
+
+/*
+ * Formats the key of the event's incident into out:
+ *   <prefix>{pN}:inc:<incident id>
+ * One hash keeps the state of the incident for every model, each in its
+ * own fields ("rc.", "sc." and "hs." before the field name), so an event
+ * loads, writes and expires one key instead of one per model. Returns
+ * false, and logs, when the key does not fit in size bytes: a truncated
+ * key could name another incident's state.
+ */
+bool hearth_incident_key(hearth_batch_t *b, const hearth_event_t *e,
+                         char *out, size_t size);
+
+/*
+ * The TTL of the incident key: the largest TTL that an enabled model with
+ * fields in it gives its state. Every model writes the key with this TTL,
+ * so a later batch in which only one model writes it does not shorten
+ * another model's fields.
+ */
+int64_t hearth_incident_ttl(const hearth_config_t *cfg);
+
 /*
  * Returns true when key (a hash of priority -> event time of the last
  * alert) shows an alert at priority or a more urgent one whose event time
@@ -160,6 +183,12 @@ bool hearth_household_key(const Hearth__V1__IncidentEvent *msg, char *out,
  */
 bool hearth_model_suppressed(hearth_batch_t *b, const char *key, int priority,
                              int64_t window_ms, int64_t t);
+
+/* The same for a hash whose priority fields are named prefix then the
+ * priority, such as "sc.1" in the incident key. */
+bool hearth_model_suppressed_in(hearth_batch_t *b, const char *key,
+                                const char *prefix, int priority,
+                                int64_t window_ms, int64_t t);
 
 /* Records an alert at priority and event time t in the hash key that
  * hearth_model_suppressed() reads. */

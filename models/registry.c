@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/common/log.h"
 #include "models/model.h"
 
 extern const hearth_model_ops_t hearth_model_repeat_calls;
@@ -102,16 +103,63 @@ bool hearth_household_key(const Hearth__V1__IncidentEvent *msg, char *out,
         return false;
 }
 
+bool hearth_incident_key(hearth_batch_t *b, const hearth_event_t *e,
+                         char *out, size_t size)
+{
+        char suffix[HEARTH_KEY_MAX];
+
+        snprintf(suffix, sizeof(suffix), "inc:%s", e->msg->incident_id);
+        hearth_batch_key(b, e->partition, suffix, out, size);
+        /* A truncated key could name another incident's state. */
+        if (strlen(out) + 1 >= size) {
+                hearth_error("models", "state key of incident %s exceeds "
+                             "%zu bytes; shorten redis.key_prefix",
+                             e->msg->incident_id, size - 1);
+                return false;
+        }
+        return true;
+}
+
+int64_t hearth_incident_ttl(const hearth_config_t *cfg)
+{
+        const int64_t hour = INT64_C(3600000), day = 24 * hour;
+        int64_t ttl = 0, t;
+
+        /* The TTLs the three models give their state; see their create(). */
+        if (cfg->rc_enabled) {
+                t = cfg->rc_long_window_d * day;
+                if (cfg->rc_short_window_h * hour > t)
+                        t = cfg->rc_short_window_h * hour;
+                if (t > ttl)
+                        ttl = t;
+        }
+        if (cfg->sc_enabled && cfg->sc_dedup_window_d * day > ttl)
+                ttl = cfg->sc_dedup_window_d * day;
+        if (cfg->hs_enabled) {
+                t = (cfg->hs_baseline_d + cfg->hs_guard_d + 1) * day;
+                if (t > ttl)
+                        ttl = t;
+        }
+        return ttl + cfg->allowed_lateness_ms;
+}
+
 bool hearth_model_suppressed(hearth_batch_t *b, const char *key, int priority,
                              int64_t window_ms, int64_t t)
 {
-        char field[8];
+        return hearth_model_suppressed_in(b, key, "", priority, window_ms, t);
+}
+
+bool hearth_model_suppressed_in(hearth_batch_t *b, const char *key,
+                                const char *prefix, int priority,
+                                int64_t window_ms, int64_t t)
+{
+        char field[64];
 
         for (int p = 1; p <= priority; p++) {
                 const char *last;
                 int64_t gap;
 
-                snprintf(field, sizeof(field), "%d", p);
+                snprintf(field, sizeof(field), "%s%d", prefix, p);
                 last = hearth_hash_get(b, key, field);
                 if (!last)
                         continue;

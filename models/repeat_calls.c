@@ -20,8 +20,12 @@
  * State, per household subject S and incident I in input partition N:
  *   <prefix>{pN}:rc:S       sorted set: incident id -> event time (ms)
  *   <prefix>{pN}:rc.sup:S   hash: priority -> event time of its last alert
- *   <prefix>{pN}:rc.i:I     hash: "h" -> the household I was counted for
- * All expire after the long window plus the allowed lateness.
+ *   <prefix>{pN}:inc:I      hash shared by the incident models (see
+ *                           hearth_incident_key()), field "rc.h" -> the
+ *                           household I was counted for
+ * The first two expire after the long window plus the allowed lateness,
+ * the incident key after the longest TTL of the incident models
+ * (hearth_incident_ttl()), which is no shorter.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -44,6 +48,7 @@ typedef struct repeat_calls {
         rule_t rules[2];        /* short, long */
         int64_t ttl_ms;
         int64_t lateness_ms;
+        int64_t incident_ttl_ms;
         size_t max_ids;
 } repeat_calls_t;
 
@@ -69,6 +74,7 @@ static void *rc_create(const hearth_config_t *cfg, char *errstr,
         m->ttl_ms = m->rules[1].window_ms + cfg->allowed_lateness_ms;
         if (m->rules[0].window_ms > m->rules[1].window_ms)
                 m->ttl_ms = m->rules[0].window_ms + cfg->allowed_lateness_ms;
+        m->incident_ttl_ms = hearth_incident_ttl(cfg);
         m->max_ids = (size_t)cfg->rc_max_incident_ids;
         return m;
 }
@@ -82,7 +88,7 @@ typedef struct rc_keys {
         char subject[HEARTH_SUBJECT_MAX];
         char incidents[256];    /* sorted set of the household */
         char suppression[256];
-        char incident[256];     /* household the incident was counted for */
+        char incident[HEARTH_KEY_MAX]; /* the incident's shared hash */
 } rc_keys_t;
 
 static bool keys_for(const hearth_event_t *e, hearth_batch_t *b,
@@ -99,10 +105,7 @@ static bool keys_for(const hearth_event_t *e, hearth_batch_t *b,
         snprintf(suffix, sizeof(suffix), "rc.sup:%s", k->subject);
         hearth_batch_key(b, e->partition, suffix, k->suppression,
                          sizeof(k->suppression));
-        snprintf(suffix, sizeof(suffix), "rc.i:%s", e->msg->incident_id);
-        hearth_batch_key(b, e->partition, suffix, k->incident,
-                         sizeof(k->incident));
-        return true;
+        return hearth_incident_key(b, e, k->incident, sizeof(k->incident));
 }
 
 static void rc_plan(void *self, hearth_batch_t *b, const hearth_event_t *e)
@@ -122,11 +125,12 @@ static void rc_plan(void *self, hearth_batch_t *b, const hearth_event_t *e)
 static bool claim_incident(repeat_calls_t *m, hearth_batch_t *b,
                            const rc_keys_t *k)
 {
-        const char *owner = hearth_hash_get(b, k->incident, "h");
+        const char *owner = hearth_hash_get(b, k->incident, "rc.h");
 
         if (owner)
                 return strcmp(owner, k->subject) == 0;
-        hearth_hash_set(b, k->incident, "h", k->subject, m->ttl_ms);
+        hearth_hash_set(b, k->incident, "rc.h", k->subject,
+                        m->incident_ttl_ms);
         return true;
 }
 

@@ -44,23 +44,23 @@
  * Breached orders (DASH, ODARA) are not a RiskFlags field. They arrive as
  * PROTECTION_ORDER_VIOLATED events, which this model does not use.
  *
- * State, per incident I in input partition N:
- *   <prefix>{pN}:sc:I   hash: "flags" -> union of the flags seen, as a
+ * State, per incident I in input partition N, in the hash shared by the
+ * incident models (see hearth_incident_key()):
+ *   <prefix>{pN}:inc:I  field "sc.flags" -> union of the flags seen, as a
  *                       decimal bit mask by RiskFlags field number;
- *                       priority -> event time of its alert (ms)
- * It expires after the dedup window plus the allowed lateness.
+ *                       "sc.<priority>" -> event time of its alert (ms)
+ * The key expires after the longest TTL of the incident models
+ * (hearth_incident_ttl()), no sooner than the dedup window plus the
+ * allowed lateness.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/common/log.h"
 #include "models/model.h"
 
-#define COMPONENT "models"
 #define DAY_MS INT64_C(86400000)
-#define KEY_MAX 512
 
 typedef struct rule {
         uint64_t flags;         /* bit n: RiskFlags field number n */
@@ -72,7 +72,7 @@ typedef struct rule {
 typedef struct special_circumstances {
         rule_t rules[2];        /* lethal, combined */
         int64_t window_ms;
-        int64_t ttl_ms;
+        int64_t ttl_ms;         /* of the incident key */
 } special_circumstances_t;
 
 static const ProtobufCMessageDescriptor *const flag_fields =
@@ -185,7 +185,7 @@ static int configure(special_circumstances_t *m, const hearth_config_t *cfg,
         combined->priority = (int)cfg->sc_combined_priority;
         combined->code = "special_circumstances.combined";
         m->window_ms = cfg->sc_dedup_window_d * DAY_MS;
-        m->ttl_ms = m->window_ms + cfg->allowed_lateness_ms;
+        m->ttl_ms = hearth_incident_ttl(cfg);
         return 0;
 }
 
@@ -231,26 +231,12 @@ static void sc_destroy(void *self)
 static bool key_for(const hearth_event_t *e, hearth_batch_t *b, char *key,
                     size_t size)
 {
-        char suffix[160];
-
-        if (!e->msg->is_domestic)
-                return false;
-        snprintf(suffix, sizeof(suffix), "sc:%s", e->msg->incident_id);
-        hearth_batch_key(b, e->partition, suffix, key, size);
-        /* A truncated key could name another incident's state. */
-        if (strlen(key) + 1 >= size) {
-                hearth_error(COMPONENT, "special_circumstances: state key "
-                             "of incident %s exceeds %zu bytes; shorten "
-                             "redis.key_prefix", e->msg->incident_id,
-                             size - 1);
-                return false;
-        }
-        return true;
+        return e->msg->is_domestic && hearth_incident_key(b, e, key, size);
 }
 
 static void sc_plan(void *self, hearth_batch_t *b, const hearth_event_t *e)
 {
-        char key[KEY_MAX];
+        char key[HEARTH_KEY_MAX];
 
         (void)self;
         if (key_for(e, b, key, sizeof(key)))
@@ -300,14 +286,14 @@ static void describe_flags(uint64_t mask, char *out, size_t size)
 static uint64_t merge_flags(special_circumstances_t *m, hearth_batch_t *b,
                             const char *key, const hearth_event_t *e)
 {
-        const char *stored = hearth_hash_get(b, key, "flags");
+        const char *stored = hearth_hash_get(b, key, "sc.flags");
         uint64_t seen = stored ? strtoull(stored, NULL, 10) : 0;
         uint64_t all = seen | hearth_risk_mask(e->msg->risk);
         char value[32];
 
         if (all != seen) {
                 snprintf(value, sizeof(value), "%" PRIu64, all);
-                hearth_hash_set(b, key, "flags", value, m->ttl_ms);
+                hearth_hash_set(b, key, "sc.flags", value, m->ttl_ms);
         }
         return all;
 }
@@ -366,7 +352,7 @@ static void sc_apply(void *self, hearth_batch_t *b, const hearth_event_t *e,
                      hearth_emit_fn emit, void *emit_ctx)
 {
         special_circumstances_t *m = self;
-        char key[KEY_MAX], value[32], field[8];
+        char key[HEARTH_KEY_MAX], value[32], field[16];
         int64_t t = e->msg->event_time_ms;
         const rule_t *rule;
         uint64_t flags;
@@ -378,11 +364,12 @@ static void sc_apply(void *self, hearth_batch_t *b, const hearth_event_t *e,
         if (e->late)
                 return;
         rule = pick_rule(m, flags, &present);
-        if (!rule || hearth_model_suppressed(b, key, rule->priority,
-                                            m->window_ms, t))
+        if (!rule || hearth_model_suppressed_in(b, key, "sc.",
+                                                rule->priority, m->window_ms,
+                                                t))
                 return;
         snprintf(value, sizeof(value), "%" PRId64, t);
-        snprintf(field, sizeof(field), "%d", rule->priority);
+        snprintf(field, sizeof(field), "sc.%d", rule->priority);
         hearth_hash_set(b, key, field, value, m->ttl_ms);
         emit_alert(e, rule, flags, present, emit, emit_ctx);
 }

@@ -539,7 +539,11 @@ END_TEST
 START_TEST(hs_ignored_events)
 {
         const char *exists_days[] = {"EXISTS", DAYS_KEY};
-        const char *exists_marker[] = {"EXISTS", "hearth:{p0}:hs.i:N-2"};
+        const char *exists_marker[] = {"EXISTS", "hearth:{p0}:inc:N-2"};
+
+        /* Alone in the incident key, so that any field of it is ours. */
+        set_option("models.repeat_calls.enabled=false");
+        set_option("models.special_circumstances.enabled=false");
 
         ck_assert_uint_eq(SEND(.id = "N-1", .time_ms = T0,
                                .not_domestic = true),
@@ -555,7 +559,10 @@ END_TEST
 START_TEST(hs_day_beyond_ring_ignored)
 {
         const char *hget[] = {"HGET", DAYS_KEY, slot_field(16)};
-        const char *exists[] = {"EXISTS", "hearth:{p0}:hs.i:LATE-5"};
+        const char *exists[] = {"EXISTS", "hearth:{p0}:inc:LATE-5"};
+
+        set_option("models.repeat_calls.enabled=false");
+        set_option("models.special_circumstances.enabled=false");
 
         ck_assert_uint_eq(send_days("A", history, 10, NULL), 0);
         ck_assert_uint_eq(send_incident("A", 16, 1, NULL), 0);
@@ -578,10 +585,13 @@ START_TEST(hs_state_keys_and_ttl)
         const char *zset = "hearth:{p0}:hs.d:20463:d:" DISTRICT;
         const char *zcard[] = {"ZCARD", zset};
         const char *pttl_zset[] = {"PTTL", zset};
-        const char *marker[] = {"HGET", "hearth:{p0}:hs.i:A9-2",
-                                "d:" DISTRICT};
-        const char *pttl_marker[] = {"PTTL", "hearth:{p0}:hs.i:A9-2"};
+        const char *marker[] = {"HGET", "hearth:{p0}:inc:A9-2",
+                                "hs.d:" DISTRICT};
+        const char *pttl_marker[] = {"PTTL", "hearth:{p0}:inc:A9-2"};
         const int64_t ttl = 10 * DAY_MS + LATENESS_MS;
+        /* The incident key lives as long as the longest incident model
+         * needs: repeat calls' 30-day window by default. */
+        const int64_t incident_ttl = 30 * DAY_MS + LATENESS_MS;
         long long left;
 
         ck_assert_uint_eq(send_days("A", history, 10, NULL), 0);
@@ -595,6 +605,22 @@ START_TEST(hs_state_keys_and_ttl)
         left = atoll(redis(2, pttl_zset));
         ck_assert_int_le(left, ttl);
         ck_assert_int_gt(left, ttl - 60000);
+        left = atoll(redis(2, pttl_marker));
+        ck_assert_int_le(left, incident_ttl);
+        ck_assert_int_gt(left, incident_ttl - 60000);
+}
+END_TEST
+
+START_TEST(hs_incident_ttl_alone)
+{
+        const char *pttl_marker[] = {"PTTL", "hearth:{p0}:inc:A9-2"};
+        const int64_t ttl = 10 * DAY_MS + LATENESS_MS;
+        long long left;
+
+        /* Without the other incident models, hotspot's own TTL. */
+        set_option("models.repeat_calls.enabled=false");
+        set_option("models.special_circumstances.enabled=false");
+        ck_assert_uint_eq(send_days("A", history, 10, NULL), 0);
         left = atoll(redis(2, pttl_marker));
         ck_assert_int_le(left, ttl);
         ck_assert_int_gt(left, ttl - 60000);
@@ -821,6 +847,7 @@ Suite *hearth_test_hotspot_suite(void)
         tcase_add_test(areas, hs_ignored_events);
         tcase_add_test(areas, hs_day_beyond_ring_ignored);
         tcase_add_test(areas, hs_state_keys_and_ttl);
+        tcase_add_test(areas, hs_incident_ttl_alone);
         suite_add_tcase(s, areas);
 
         tcase_add_test(tuning, hs_option_threshold);

@@ -211,7 +211,7 @@ END_TEST
 
 START_TEST(sc_non_domestic_nothing)
 {
-        const char *exists[] = {"EXISTS", "hearth:{p0}:sc:N-1"};
+        const char *exists[] = {"EXISTS", "hearth:{p0}:inc:N-1"};
 
         ck_assert_uint_eq(SEND_SC(.id = "N-1", .time_ms = T0,
                                   .flags = "weapon,firearm",
@@ -222,10 +222,11 @@ END_TEST
 
 START_TEST(sc_no_flags_nothing)
 {
-        const char *exists[] = {"EXISTS", "hearth:{p0}:sc:E-1"};
+        const char *exists[] = {"HEXISTS", "hearth:{p0}:inc:E-1",
+                                "sc.flags"};
 
         ck_assert_uint_eq(SEND_SC(.id = "E-1", .time_ms = T0), 0);
-        ck_assert_str_eq(harness_redis(2, exists), "0");
+        ck_assert_str_eq(harness_redis(3, exists), "0");
 }
 END_TEST
 
@@ -355,8 +356,8 @@ END_TEST
 
 START_TEST(sc_state_key_and_ttl)
 {
-        const char *pttl[] = {"PTTL", "hearth:{p0}:sc:K-1"};
-        const char *hget[] = {"HGET", "hearth:{p0}:sc:K-1", "1"};
+        const char *pttl[] = {"PTTL", "hearth:{p0}:inc:K-1"};
+        const char *hget[] = {"HGET", "hearth:{p0}:inc:K-1", "sc.1"};
         const int64_t ttl = 30 * DAY_MS + LATENESS_MS;
         char when[32];
         long long left;
