@@ -1001,7 +1001,7 @@ static void warn(gen_t *g, row_t *row, bool visited)
 /*
  * One suspect in two incidents at two households, preferably in two
  * districts. With after_warning the first incident warns him and is
- * followed up in time, so the "incident after a warning" rule holds as
+ * followed up in time, so the "incident after a warning" rule applies as
  * well as the two-incidents rule: both give P2 on the second incident.
  */
 static void inject_repeat_offender(pattern_ctx_t *c, bool after_warning)

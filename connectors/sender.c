@@ -1,6 +1,6 @@
 /*
  * Kafka producer of the connector tools (see sender.h). Each message's
- * opaque tells events (NULL) from dead letters (non-NULL) in the delivery
+ * opaque separates events (NULL) from dead letters (non-NULL) in the delivery
  * report.
  */
 #include "connectors/sender.h"

@@ -4,7 +4,7 @@
  * letters to the dead-letter topic, with an idempotent producer and
  * acks=all. A full local queue is back-pressure: sending waits for room
  * instead of failing. Delivery reports are counted, and
- * hearth_sender_finish() tells whether every message sent was
+ * hearth_sender_finish() reports whether every message sent was
  * acknowledged.
  *
  * After an authentication failure or a fatal Kafka error (see

@@ -57,8 +57,8 @@ typedef struct partition_progress {
          * had reached when it last sent a copy or heartbeat there, or
          * INT64_MIN when it never sent a copy there. Kept in the progress
          * hash as fields "to:<person partition>". */
-        int64_t *told;
-        bool told_changed;
+        int64_t *sent_times;
+        bool sent_times_changed;
 } partition_progress_t;
 
 /*
@@ -296,7 +296,7 @@ void hearth_engine_free(hearth_engine_t *e)
                 free(e->parts[i].key);
                 free(e->parts[i].outbox_key);
                 free(e->parts[i].sources);
-                free(e->parts[i].told);
+                free(e->parts[i].sent_times);
         }
         free(e->parts);
         free(e->advance);
@@ -814,9 +814,10 @@ static char *labels_key(hearth_engine_t *e, const pending_t *q)
 /*
  * Raises the alert's priority one level when another model alerted on the
  * same household or person less than the fusion window apart in event
- * time, or alerts on the same event, listing every contributing reason, and records this alert's own
- * reason for later ones. The hash maps a model name to "<event time>
- * <reason code>\t<reason text>" of its last alert on the subject.
+ * time, or alerts on the same event. The alert lists every contributing
+ * reason, and its own reason is recorded for later alerts: the hash maps a
+ * model name to "<event time> <reason code>\t<reason text>" of its last
+ * alert on the subject.
  */
 /* Adds code and text as a contributing reason, unless the list is full. */
 static void add_reason(Hearth__V1__Reason **reasons,
@@ -1014,13 +1015,13 @@ static void load_sources(hearth_engine_t *e, partition_progress_t *p)
 }
 
 /* Reads the "to:<person partition>" fields of the progress hash. */
-static void load_told(hearth_engine_t *e, partition_progress_t *p)
+static void load_sent_times(hearth_engine_t *e, partition_progress_t *p)
 {
         const char *field, *value;
 
         for (int32_t k = 0; k < e->person_partitions; k++)
-                p->told[k] = INT64_MIN;
-        p->told_changed = false;
+                p->sent_times[k] = INT64_MIN;
+        p->sent_times_changed = false;
         for (size_t i = 0;
              hearth_hash_field_at(e->batch, p->key, i, &field, &value); i++) {
                 long k;
@@ -1029,7 +1030,7 @@ static void load_told(hearth_engine_t *e, partition_progress_t *p)
                         continue;
                 k = strtol(field + 3, NULL, 10);
                 if (k >= 0 && k < e->person_partitions)
-                        p->told[k] = strtoll(value, NULL, 10);
+                        p->sent_times[k] = strtoll(value, NULL, 10);
         }
 }
 
@@ -1042,16 +1043,16 @@ static void load_progress(hearth_engine_t *e, partition_progress_t *p)
         p->max_event_time = v ? strtoll(v, NULL, 10) : INT64_MIN;
         if (hearth_config_persons_stage(e->cfg))
                 load_sources(e, p);
-        else if (p->told)
-                load_told(e, p);
+        else if (p->sent_times)
+                load_sent_times(e, p);
 }
 
 /*
  * Takes a persons-stage event's source time and returns whether the
  * partition's watermark moved. A copy is late when the incidents stage
- * found it late; an event without a source time (none of the incidents
- * stage's copies) counts as its own source and is late like an input
- * event of the incidents stage.
+ * found it late. An event without a source time did not come from the
+ * incidents stage, so it counts as its own source (-1) and is late as an
+ * input event of the incidents stage would be.
  */
 static bool note_source(hearth_engine_t *e, hearth_event_t *ev)
 {
@@ -1149,8 +1150,8 @@ static void repartition(hearth_engine_t *e, const hearth_event_t *ev)
                                 key, e->person_partitions);
 
                         p->out.msgs[p->out.n - 1].partition = target;
-                        p->told[target] = p->max_event_time;
-                        p->told_changed = true;
+                        p->sent_times[target] = p->max_event_time;
+                        p->sent_times_changed = true;
                 }
                 free(buf);
         }
@@ -1181,16 +1182,16 @@ static void heartbeats(hearth_engine_t *e, int32_t partition)
         for (int32_t k = 0; k < e->person_partitions; k++) {
                 /* A person partition that never got a copy from here does
                  * not wait for this partition. */
-                if (p->told[k] == INT64_MIN ||
-                    p->max_event_time - p->told[k] <
+                if (p->sent_times[k] == INT64_MIN ||
+                    p->max_event_time - p->sent_times[k] <
                             e->cfg->person_heartbeat_ms)
                         continue;
                 out_add(&p->out, e->cfg->persons_topic, "", buf, len,
                         partition);
                 p->out.msgs[p->out.n - 1].partition = k;
                 p->out.msgs[p->out.n - 1].event_time_ms = p->max_event_time;
-                p->told[k] = p->max_event_time;
-                p->told_changed = true;
+                p->sent_times[k] = p->max_event_time;
+                p->sent_times_changed = true;
         }
 }
 
@@ -1198,13 +1199,13 @@ void hearth_engine_set_person_partitions(hearth_engine_t *e, int32_t n)
 {
         e->person_partitions = n > 0 ? n : 0;
         for (int i = 0; i < HEARTH_MAX_PARTITIONS; i++) {
-                free(e->parts[i].told);
-                e->parts[i].told = NULL;
+                free(e->parts[i].sent_times);
+                e->parts[i].sent_times = NULL;
                 if (n <= 0)
                         continue;
-                e->parts[i].told = malloc((size_t)n * sizeof(int64_t));
+                e->parts[i].sent_times = malloc((size_t)n * sizeof(int64_t));
                 for (int32_t k = 0; k < n; k++)
-                        e->parts[i].told[k] = INT64_MIN;
+                        e->parts[i].sent_times[k] = INT64_MIN;
         }
 }
 
@@ -1349,18 +1350,18 @@ static void queue_progress(hearth_engine_t *e)
                         hearth_hash_set(e->batch, p->key, field, value, ttl);
                 }
                 p->sources_changed = false;
-                for (int32_t k = 0; p->told_changed &&
+                for (int32_t k = 0; p->sent_times_changed &&
                                     k < e->person_partitions; k++) {
                         char field[24];
 
-                        if (p->told[k] == INT64_MIN)
+                        if (p->sent_times[k] == INT64_MIN)
                                 continue;
                         snprintf(field, sizeof(field), "to:%d", k);
                         snprintf(value, sizeof(value), "%" PRId64,
-                                 p->told[k]);
+                                 p->sent_times[k]);
                         hearth_hash_set(e->batch, p->key, field, value, ttl);
                 }
-                p->told_changed = false;
+                p->sent_times_changed = false;
                 for (size_t k = 0; k < p->out.n; k++) {
                         size_t len;
                         unsigned char *env = envelope_encode(
@@ -1426,7 +1427,7 @@ static int by_event_time(const void *a, const void *b)
 
         if (x->event_time_ms != y->event_time_ms)
                 return x->event_time_ms < y->event_time_ms ? -1 : 1;
-        /* Ties keep their order: source_partition holds the position. */
+        /* Ties keep their order: source_partition is the position here. */
         return (x->source_partition > y->source_partition) -
                (x->source_partition < y->source_partition);
 }

@@ -518,7 +518,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 static int create_consumer(runner_t *r, char *errstr, size_t errstr_size)
 {
         /*
-         * A fetch that the broker holds can delay new messages by up to
+         * A fetch that the broker keeps open can delay new messages by up to
          * fetch.wait.max.ms (500 ms by default). 10 ms keeps alerts
          * prompt, at the cost of more fetch requests on an idle topic;
          * kafka.config_file can set another value.
@@ -855,8 +855,8 @@ static void report(runner_t *r)
 
 /*
  * Tells the incidents stage the person topic's partition count, so that it
- * picks each copy's partition itself and knows where to send heartbeats.
- * Without the topic, copies go by key and no heartbeat is sent.
+ * picks each copy's partition itself and can address heartbeats. Without
+ * the topic, copies go by key and no heartbeat is sent.
  */
 static void find_person_partitions(runner_t *r)
 {

@@ -188,10 +188,7 @@ static void do_tick(void *self, hearth_batch_t *b, int32_t partition,
         fire_ctx_t f = {m, partition, emit, emit_ctx};
 
         keys(b, partition, timers, dispatched);
-        /* Due at the watermark is not yet overdue: an event at that time
-         * is not late, and it may still cancel the timer. */
-        if (hearth_zset_range(b, timers, INT64_MIN, watermark - 1, fire, &f))
-                hearth_zset_trim(b, timers, watermark - 1);
+        hearth_model_fire_timers(b, timers, watermark, fire, &f);
         hearth_zset_trim(b, dispatched, watermark - m->keep_ms);
 }
 

@@ -148,7 +148,7 @@ static void warn(follow_up_overdue_t *m, hearth_batch_t *b, const char *key,
         hearth_zset_add_nx(b, timers, member, w + m->due_ms, m->ttl_ms);
 }
 
-/* Records a visit, newest first, and cancels the warnings it answers. */
+/* Records a visit, newest first, and cancels the warnings it follows up. */
 static void visit(follow_up_overdue_t *m, hearth_batch_t *b, const char *key,
                   const char *timers, const hearth_event_t *e)
 {
@@ -171,7 +171,7 @@ static void visit(follow_up_overdue_t *m, hearth_batch_t *b, const char *key,
                 p = *end == ',' ? end + 1 : NULL;
         }
         hearth_hash_set(b, key, "v", list, m->ttl_ms);
-        /* Fields "w:<incident>" of pending warnings this visit answers. */
+        /* Fields "w:<incident>" of pending warnings this visit follows up. */
         for (size_t i = 0;; i++) {
                 const char *name, *value;
                 char *end;
@@ -241,10 +241,7 @@ static void fu_tick(void *self, hearth_batch_t *b, int32_t partition,
         fire_ctx_t f = {m, partition, emit, emit_ctx};
 
         timers_key(b, partition, timers);
-        /* Due at the watermark is not yet overdue: an event at that time
-         * is not late, and it may still cancel the timer. */
-        if (hearth_zset_range(b, timers, INT64_MIN, watermark - 1, fire, &f))
-                hearth_zset_trim(b, timers, watermark - 1);
+        hearth_model_fire_timers(b, timers, watermark, fire, &f);
 }
 
 const hearth_model_ops_t hearth_model_follow_up_overdue = {

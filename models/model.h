@@ -196,8 +196,20 @@ void hearth_model_mark_alerted(hearth_batch_t *b, const char *key,
                                int priority, int64_t t, int64_t ttl_ms);
 
 /*
+ * Calls fn, in due order, for each timer of the sorted set key due before
+ * watermark, then removes them. A timer due exactly at the watermark is not
+ * yet overdue, because an event at that time is not late and may still
+ * cancel it.
+ */
+void hearth_model_fire_timers(hearth_batch_t *b, const char *key,
+                              int64_t watermark,
+                              void (*fn)(void *ctx, const char *member,
+                                         int64_t due),
+                              void *ctx);
+
+/*
  * Emits the alert of a fired timer. The trigger is made from the timer's
- * incident and region codes, with event time due; c gets the incident as
+ * incident and region codes, with event time due. c gets the incident as
  * its one id, a count of 1, a score of 1 and a window ending at due.
  */
 void hearth_model_emit_timer(hearth_emit_fn emit, void *emit_ctx,

@@ -180,6 +180,16 @@ void hearth_model_mark_alerted(hearth_batch_t *b, const char *key,
         hearth_hash_set(b, key, field, value, ttl_ms);
 }
 
+void hearth_model_fire_timers(hearth_batch_t *b, const char *key,
+                              int64_t watermark,
+                              void (*fn)(void *ctx, const char *member,
+                                         int64_t due),
+                              void *ctx)
+{
+        if (hearth_zset_range(b, key, INT64_MIN, watermark - 1, fn, ctx))
+                hearth_zset_trim(b, key, watermark - 1);
+}
+
 void hearth_model_emit_timer(hearth_emit_fn emit, void *emit_ctx,
                              int32_t partition, const char *incident_id,
                              const char *const region[3], int64_t due,

@@ -200,7 +200,7 @@ static void note_region(repeat_offender_t *m, hearth_batch_t *b,
 }
 
 /*
- * Alerts at incident trigger when a rule holds there and no alert of the
+ * Alerts at incident trigger when a rule is met there and no alert of the
  * person is near enough to suppress it.
  */
 static void check_at(repeat_offender_t *m, hearth_batch_t *b,

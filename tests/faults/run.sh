@@ -439,7 +439,7 @@ test_rebalance_churn() {
 
 # f: events far behind the watermark and a reporting clock one day ahead,
 # on a small invented input. Late events are counted and raise no alert.
-# The inline oracle knows no fusion, so fusion is off here; the Milwaukee
+# The inline oracle has no fusion, so fusion is off here; the Milwaukee
 # oracle of the other tests applies it.
 test_late_events() {
         local name=ff log=$work/ff.engine.log expected

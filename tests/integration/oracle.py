@@ -196,7 +196,7 @@ MODEL_ORDER = ["repeat_calls", "special_circumstances", "hotspot"]
 def fuse(alerts, hours):
     """Raises each household alert one priority (never above 1) when another
     model alerted on the same household less than the window apart, or on
-    the same event, in the order the engine sees them: event time, then
+    the same event, in the order the engine processes them: event time, then
     model order."""
     window = hours * 3600 * 1000
     last = {}  # (household, model) -> event time of its last alert
